@@ -1,0 +1,27 @@
+// swift-tools-version: 6.0
+// cowfuzz: a model-based, differential fuzzer for Linux copy-on-write and GUP semantics.
+// Toolchain only: no package dependencies.
+import PackageDescription
+
+let package = Package(
+    name: "cowfuzz",
+    products: [
+        .executable(name: "cowfuzz", targets: ["cowfuzz"]),
+        .library(name: "CowModel", targets: ["CowModel"]),
+        .library(name: "CowOracle", targets: ["CowOracle"]),
+        .library(name: "CowFuzz", targets: ["CowFuzz"]),
+    ],
+    targets: [
+        .target(name: "CowModel"),
+        .target(name: "CowOracle", dependencies: ["CowModel"]),
+        .target(name: "CowFuzz", dependencies: ["CowOracle", "CowModel"]),
+        .target(name: "CRealKernel"),
+        .target(name: "CowReal", dependencies: ["CowModel", "CRealKernel"]),
+        .executableTarget(name: "cowfuzz", dependencies: ["CowFuzz", "CowReal", "CowOracle", "CowModel"]),
+        .target(name: "TestSupport", dependencies: ["CowModel"], path: "Tests/TestSupport"),
+        .testTarget(name: "CowModelTests", dependencies: ["CowModel", "TestSupport"]),
+        .testTarget(name: "CowOracleTests", dependencies: ["CowOracle", "CowModel", "TestSupport"]),
+        .testTarget(name: "CowFuzzTests", dependencies: ["CowFuzz", "CowOracle", "CowModel", "TestSupport"]),
+        .testTarget(name: "CowRealTests", dependencies: ["CowReal", "CowModel", "TestSupport"]),
+    ]
+)

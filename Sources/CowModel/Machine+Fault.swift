@@ -1,0 +1,198 @@
+/// Read and write faults: `do_anonymous_page`, `do_read_fault`, `do_cow_fault`,
+/// `do_wp_page` (copy or reuse, decided by the policy), and unsharing.
+extension Machine {
+    mutating func read(_ p: Int, _ r: Int, _ i: Int) -> (OpStatus, Int16) {
+        let si: Int, reg: Region
+        switch locate(p, r, i) {
+        case let .ok(a, b): (si, reg) = (a, b)
+        case let .skip(why): return (.skipped(why), -1)
+        }
+        if s.slots[si].state == .swap { swapIn(si, p: p, r: r, i: i, write: false) }
+        if s.slots[si].state != .present { readFault(si, p: p, r: r, i: i, reg: reg) }
+        let f = s.slots[si].frame
+        s.cover(.readPresent, f)
+        return (.executed, Int16(s.frames[Int(f)].content))
+    }
+
+    /// A read fault on an empty entry: the zero page, the page cache, or shmem.
+    mutating func readFault(_ si: Int, p: Int, r: Int, i: Int, reg: Region) {
+        switch reg.backing {
+        case .anon:
+            if reg.huge == .hugetlb {
+                hugetlbFault(si, p: p, r: r, i: i, write: false)
+                return
+            }
+            if thpEligible(si, reg), thpFault(si, p: p, r: r, i: i, reg: reg, write: false) {
+                return
+            }
+            s.mapPTE(si, MachineState.zeroFrame, writable: false, dirty: false)
+            s.coverage.hit(.readZeroFault, 0)
+        case .file, .shared:
+            let f = s.objectPage(reg.object, reg.pgoff + Int32(i))
+            s.mapPTE(si, f, writable: false, dirty: false)
+            s.cover(reg.backing == .file ? .readFileFault : .readShmemFault, f)
+        }
+        s.event(.fault, p: p, r: r, i: i, to: s.slots[si].frame)
+    }
+
+    mutating func write(_ p: Int, _ r: Int, _ i: Int, _ v: UInt8) -> OpStatus {
+        let si: Int, reg: Region
+        switch locate(p, r, i) {
+        case let .ok(a, b): (si, reg) = (a, b)
+        case let .skip(why): return .skipped(why)
+        }
+        guard s.slots[si].vm.contains(.write) else { return .skipped(.notWritable) }
+        if !(s.slots[si].state == .present && s.slots[si].writable) {
+            writeFault(si, p: p, r: r, i: i, reg: reg, unshare: false)
+        } else {
+            s.cover(.writeInPlace, s.slots[si].frame)
+        }
+        let f = s.slots[si].frame
+        s.frames[Int(f)].content = v
+        s.slots[si].dirty = true
+        return .executed
+    }
+
+    /// A write fault (or with `unshare`, FAULT_FLAG_UNSHARE) at a slot. Afterwards the
+    /// slot maps a page the process may write: writable when the VMA has VM_WRITE,
+    /// otherwise (a FOLL_FORCE write) read-only but private.
+    mutating func writeFault(_ si: Int, p: Int, r: Int, i: Int, reg: Region, unshare: Bool) {
+        let vmWrite = s.slots[si].vm.contains(.write)
+        if s.slots[si].state == .swap { swapIn(si, p: p, r: r, i: i, write: !unshare) }
+        if s.slots[si].state != .present {
+            // First touch.
+            switch reg.backing {
+            case .anon:
+                if reg.huge == .hugetlb {
+                    hugetlbFault(si, p: p, r: r, i: i, write: true)
+                    if !unshare && vmWrite { s.slots[si].writable = true }
+                    return
+                }
+                if thpEligible(si, reg), thpFault(si, p: p, r: r, i: i, reg: reg, write: true) {
+                    if unshare || !vmWrite { s.slots[si].writable = false }
+                    return
+                }
+                let n = s.allocate(kind: .anon)
+                s.frames[Int(n)].exclusive = P.tracksExclusive
+                s.mapPTE(si, n, writable: vmWrite && !unshare, dirty: !unshare)
+                s.addToLRU(n)
+                s.event(.fault, p: p, r: r, i: i, to: n)
+            case .file:
+                // do_cow_fault: a private copy of the page-cache page.
+                let pc = s.objectPage(reg.object, reg.pgoff + Int32(i))
+                let n = s.allocate(kind: .anon, content: s.frames[Int(pc)].content)
+                s.frames[Int(n)].exclusive = P.tracksExclusive
+                s.mapPTE(si, n, writable: vmWrite && !unshare, dirty: !unshare)
+                s.addToLRU(n)
+                s.cover(.writeFileCow, pc)
+                s.event(.copy, p: p, r: r, i: i, from: pc, to: n)
+            case .shared:
+                let f = s.objectPage(reg.object, reg.pgoff + Int32(i))
+                s.mapPTE(si, f, writable: vmWrite, dirty: true)
+                s.cover(.writeShmem, f)
+            }
+            return
+        }
+        if s.slots[si].writable { return }
+        let f = s.slots[si].frame
+        let kind = s.frames[Int(f)].kind
+        switch kind {
+        case .shmem:
+            // wp_page_shared: the same page, now writable.
+            if vmWrite { s.slots[si].writable = true }
+            s.slots[si].dirty = true
+            s.cover(.writeShmem, f)
+        case .zero:
+            let n = s.allocate(kind: .anon)
+            s.frames[Int(n)].exclusive = P.tracksExclusive
+            replaceMapping(si, old: f, new: n, writable: vmWrite && !unshare, dirty: !unshare)
+            s.counters.zeroFills += 1
+            s.coverage.hit(unshare ? .unshareNonAnon : .writeZeroFill, 0)
+            s.event(unshare ? .unshareCopy : .zeroFill, p: p, r: r, i: i, from: f, to: n)
+        case .pagecache:
+            let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content)
+            s.frames[Int(n)].exclusive = P.tracksExclusive
+            s.cover(unshare ? .unshareNonAnon : .writeFileCow, f)
+            replaceMapping(si, old: f, new: n, writable: vmWrite && !unshare, dirty: !unshare)
+            s.counters.copies += 1
+            s.event(unshare ? .unshareCopy : .copy, p: p, r: r, i: i, from: f, to: n)
+        case .anon:
+            anonWriteFault(si, p: p, r: r, i: i, reg: reg, unshare: unshare)
+        case .free:
+            // A use after free: the invariant check reports it; do not make it worse.
+            return
+        }
+    }
+
+    /// `do_wp_page` on anonymous memory: the policy decides.
+    mutating func anonWriteFault(_ si: Int, p: Int, r: Int, i: Int, reg: Region, unshare: Bool) {
+        let vmWrite = s.slots[si].vm.contains(.write)
+        var f = s.slots[si].frame
+        let hugetlb = reg.huge == .hugetlb
+        if unshare && P.tracksExclusive && s.frames[Int(f)].exclusive {
+            s.cover(.unshareNoop, f)
+            return
+        }
+        var site = FaultSite(process: p, frame: f, pmd: s.slots[si].pmd, unshare: unshare, hugetlb: hugetlb)
+        let wasKsm = s.folio(f).ksm
+        var decision = P.anonWriteFault(&s, site)
+        if decision == .splitPMD {
+            splitPMD(at: si, p: p, r: r, i: i)
+            f = s.slots[si].frame
+            site.pmd = false
+            site.frame = f
+            decision = P.anonWriteFault(&s, site)
+            if decision == .splitPMD { decision = .copy }
+        }
+        switch decision {
+        case .reuse:
+            if wasKsm { s.frames[Int(s.head(f))].ksm = false }
+            if P.tracksExclusive { s.frames[Int(f)].exclusive = true }
+            if unshare {
+                s.counters.unshares += 1
+                s.cover(.unshareReuse, f)
+                s.event(.unshare, p: p, r: r, i: i, from: f)
+            } else {
+                if vmWrite {
+                    if s.slots[si].pmd { setPMDWritable(si) } else { s.slots[si].writable = true }
+                }
+                s.slots[si].dirty = true
+                s.counters.reuses += 1
+                s.cover(hugetlb ? .hugetlbReuse : (wasKsm ? .wpReuseKsm : (s.slots[si].pmd ? .pmdReuse : .wpReuse)), f)
+                s.event(.reuse, p: p, r: r, i: i, from: f)
+            }
+        case .copy, .splitPMD:
+            if hugetlb {
+                hugetlbCopy(si, p: p, r: r, i: i, writable: vmWrite && !unshare, unshare: unshare)
+                return
+            }
+            if s.slots[si].pmd {
+                copyWholePMD(si, p: p, r: r, i: i, writable: vmWrite && !unshare)
+                return
+            }
+            if isUnnecessaryCopy(f) { s.counters.unnecessaryCopies += 1 }
+            let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content)
+            s.frames[Int(n)].exclusive = P.tracksExclusive
+            s.cover(unshare ? .unshareCopy : (wasKsm ? .wpCopyKsm : .wpCopy), f)
+            replaceMapping(si, old: f, new: n, writable: vmWrite && !unshare, dirty: !unshare)
+            s.addToLRU(n)
+            if unshare { s.counters.unshares += 1 } else { s.counters.copies += 1 }
+            s.event(unshare ? .unshareCopy : .copy, p: p, r: r, i: i, from: f, to: n)
+        }
+    }
+
+    /// A copy of a page only this process maps and nobody else holds (spec §4.1 item 4).
+    func isUnnecessaryCopy(_ f: Int32) -> Bool {
+        let h = s.folio(f)
+        guard h.kind == .anon, !h.ksm, h.order == 0 else { return false }
+        if h.swapcache && s.swapCount[Int(h.swapSlot)] > 0 { return false }
+        return s.frames[Int(f)].mapcount == 1 && s.extraRefs(f) == 0
+    }
+
+    /// Points a PTE at a new page, dropping the old mapping.
+    mutating func replaceMapping(_ si: Int, old: Int32, new: Int32, writable: Bool, dirty: Bool) {
+        if s.frames[Int(old)].kind != .zero { s.frames[Int(old)].mapcount -= 1 }
+        s.mapPTE(si, new, writable: writable, dirty: dirty)
+        s.put(old)
+    }
+}

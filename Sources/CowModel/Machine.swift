@@ -1,0 +1,400 @@
+/// The simulated kernel, generic over the era policy so the hot path specialises.
+///
+/// `apply` runs one op and returns its status and observation. Ops are total: names
+/// that do not exist make the op a recorded skip. The machine asks `P` at every
+/// decision the kernel answered differently over time and records coverage there.
+public struct Machine<P: Policy>: Sendable {
+    public var s = MachineState()
+
+    public init() {}
+
+    public mutating func load(_ program: Program) { s.reset(for: program) }
+
+    /// Where a page op lands: the slot index, or why it cannot run.
+    enum Located {
+        case ok(Int, Region)
+        case skip(SkipReason)
+    }
+
+    @inline(__always) func locate(_ p: Int, _ r: Int, _ i: Int) -> Located {
+        guard p < s.procCap, s.procs[p].alive else { return .skip(.noProcess) }
+        guard r < s.regionCap else { return .skip(.noRegion) }
+        let reg = s.regions[s.regionIndex(p, r)]
+        guard reg.exists else { return .skip(.noRegion) }
+        guard i < Int(reg.pages) else { return .skip(.pageOutOfRange) }
+        let si = s.slotIndex(p, r, i)
+        guard s.slots[si].inVMA else { return .skip(.pageNotMapped) }
+        return .ok(si, reg)
+    }
+
+    /// The slot range of a region op, or why it cannot run. `needMapped`: every page
+    /// of the range must be mapped (mprotect, madvise, mremap fail on holes).
+    @inline(__always) func locateRange(_ p: Int, _ r: Int, _ range: PageRange?, needMapped: Bool) -> (Int, Int, Region)? {
+        guard p < s.procCap, s.procs[p].alive, r < s.regionCap else { return nil }
+        let reg = s.regions[s.regionIndex(p, r)]
+        guard reg.exists else { return nil }
+        let from = range?.from ?? 0
+        let count = range?.count ?? Int(reg.pages)
+        guard from + count <= Int(reg.pages) else { return nil }
+        if needMapped {
+            let base = s.slotIndex(p, r, 0)
+            for k in from..<(from + count) where !s.slots[base + k].inVMA { return nil }
+        }
+        return (from, count, reg)
+    }
+
+    func rangeSkip(_ p: Int, _ r: Int, _ range: PageRange?) -> SkipReason {
+        guard p < s.procCap, s.procs[p].alive else { return .noProcess }
+        guard r < s.regionCap, s.regions[s.regionIndex(p, r)].exists else { return .noRegion }
+        let reg = s.regions[s.regionIndex(p, r)]
+        if let rg = range, rg.from + rg.count > Int(reg.pages) { return .badRange }
+        return .pageNotMapped
+    }
+
+    /// Runs one op. `index` is its position in the program (for events).
+    public mutating func apply(_ op: Op, index: Int) -> (OpStatus, Int16) {
+        s.currentOp = Int32(index)
+        switch op {
+        case let .mmap(p, r, pages, backing, huge):
+            return (mmap(p, r, pages, backing, huge), -1)
+        case let .munmap(p, r, range):
+            return (munmap(p, r, range), -1)
+        case let .mprotect(p, r, w, range):
+            return (mprotect(p, r, w, range), -1)
+        case let .mremap(p, r, to, range):
+            return (mremap(p, r, to, range), -1)
+        case let .madvise(p, r, advice, range):
+            return (madvise(p, r, advice, range), -1)
+        case let .write(p, r, i, v):
+            return (write(p, r, i, v), -1)
+        case let .read(p, r, i):
+            return read(p, r, i)
+        case let .fork(p, c):
+            return (fork(p, c), -1)
+        case let .exit(p):
+            return (exit(p), -1)
+        case let .pin(p, r, i, g, flags):
+            return (pin(p, r, i, g, flags), -1)
+        case let .unpin(g):
+            return (unpin(g), -1)
+        case let .readpin(g):
+            guard g < s.pins.count, s.pins[g].active else { return (.skipped(.noPin), -1) }
+            return (.executed, Int16(s.frames[Int(s.pins[g].frame)].content))
+        case let .writepin(g, v):
+            guard g < s.pins.count, s.pins[g].active else { return (.skipped(.noPin), -1) }
+            guard s.pins[g].flags.contains(.rw) else { return (.skipped(.pinNotWritable), -1) }
+            s.frames[Int(s.pins[g].frame)].content = v
+            return (.executed, -1)
+        case let .vmsplice(p, r, i, pipe):
+            return (vmsplice(p, r, i, pipe), -1)
+        case let .readpipe(pipe):
+            return readpipe(pipe)
+        case let .pokemem(p, r, i, v):
+            return (pokemem(p, r, i, v), -1)
+        case .ksm:
+            return (ksmPass(), -1)
+        case let .migrate(p, r, i):
+            return (migrate(p, r, i), -1)
+        case let .swapout(p, r, i):
+            return (swapout(p, r, i), -1)
+        case let .splitpmd(p, r, i):
+            return (splitpmdOp(p, r, i), -1)
+        case let .splitthp(p, r, i):
+            return (splitthpOp(p, r, i), -1)
+        case let .race(lanes, schedule):
+            return (race(lanes, schedule), -1)
+        }
+    }
+
+    // MARK: - address space
+
+    mutating func mmap(_ p: Int, _ r: Int, _ pages: Int, _ backing: Backing, _ huge: HugeKind) -> OpStatus {
+        guard s.procs[p].alive else { return .skipped(.noProcess) }
+        let ri = s.regionIndex(p, r)
+        guard !s.regions[ri].exists else { return .skipped(.regionExists) }
+        if huge == .hugetlb && backing != .anon { return .skipped(.notApplicable) }
+        if huge != .none, !MachineFeatures.hugePages { return .skipped(.notSupportedYet) }
+        var reg = Region()
+        reg.exists = true
+        reg.pages = Int32(pages)
+        reg.backing = backing
+        reg.huge = huge
+        switch backing {
+        case .anon: reg.object = -1
+        case .file: reg.object = 0
+        case .shared: reg.object = s.newObject(pages: pages)
+        }
+        if reg.object >= 0 { s.objects[Int(reg.object)].mappers += 1 }
+        s.regions[ri] = reg
+        var vm: VMFlags = [.inVMA, .write]
+        if huge == .thp { vm.insert(.hugepage) }
+        let base = s.slotIndex(p, r, 0)
+        for k in 0..<pages { s.slots[base + k] = Slot(vm: vm) }
+        return .executed
+    }
+
+    mutating func munmap(_ p: Int, _ r: Int, _ range: PageRange?) -> OpStatus {
+        guard let (from, count, _) = locateRange(p, r, range, needMapped: false) else {
+            return .skipped(rangeSkip(p, r, range))
+        }
+        splitPMDsCrossing(p, r, from, count)
+        let base = s.slotIndex(p, r, 0)
+        for k in from..<(from + count) {
+            s.zap(base + k)
+            s.slots[base + k] = Slot()
+        }
+        retireRegionIfEmpty(p, r)
+        return .executed
+    }
+
+    /// A region whose every page is gone stops existing (its name can be mapped again).
+    mutating func retireRegionIfEmpty(_ p: Int, _ r: Int) {
+        let ri = s.regionIndex(p, r)
+        let reg = s.regions[ri]
+        let base = s.slotIndex(p, r, 0)
+        for k in 0..<Int(reg.pages) where s.slots[base + k].inVMA { return }
+        s.regions[ri].exists = false
+        if reg.object >= 0 {
+            s.objects[Int(reg.object)].mappers -= 1
+            s.releaseObjectIfUnused(reg.object)
+        }
+    }
+
+    mutating func mprotect(_ p: Int, _ r: Int, _ writable: Bool, _ range: PageRange?) -> OpStatus {
+        guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
+            return .skipped(rangeSkip(p, r, range))
+        }
+        splitPMDsCrossing(p, r, from, count)
+        let base = s.slotIndex(p, r, 0)
+        for k in from..<(from + count) {
+            let si = base + k
+            if writable {
+                s.slots[si].vm.insert(.write)
+                // 6.0 (64fe24a3e05e): exclusive anonymous pages become writable at once.
+                if P.mprotectUpgradesExclusive, reg.backing != .shared, s.slots[si].state == .present {
+                    let f = s.slots[si].frame
+                    if s.frames[Int(f)].kind == .anon && s.frames[Int(f)].exclusive && !s.slots[si].writable {
+                        s.slots[si].writable = true
+                        s.cover(.mprotectUpgrade, f)
+                        s.event(.mprotectUpgrade, p: p, r: r, i: k, from: f)
+                    }
+                }
+            } else {
+                s.slots[si].vm.remove(.write)
+                if s.slots[si].state == .present {
+                    s.slots[si].writable = false
+                    s.cover(.mprotectRO, s.slots[si].frame)
+                }
+            }
+        }
+        return .executed
+    }
+
+    mutating func mremap(_ p: Int, _ r: Int, _ to: Int, _ range: PageRange?) -> OpStatus {
+        guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
+            return .skipped(rangeSkip(p, r, range))
+        }
+        let ti = s.regionIndex(p, to)
+        guard to != r, !s.regions[ti].exists else { return .skipped(.regionExists) }
+        splitPMDsCrossing(p, r, from, count)
+        var nreg = reg
+        nreg.pages = Int32(count)
+        nreg.pgoff = reg.pgoff + Int32(from)
+        if nreg.object >= 0 { s.objects[Int(nreg.object)].mappers += 1 }
+        s.regions[ti] = nreg
+        let src = s.slotIndex(p, r, 0), dst = s.slotIndex(p, to, 0)
+        for k in 0..<count {
+            s.slots[dst + k] = s.slots[src + from + k]
+            s.slots[src + from + k] = Slot()
+            if s.slots[dst + k].state == .present { s.cover(.mremapMove, s.slots[dst + k].frame) }
+        }
+        retireRegionIfEmpty(p, r)
+        return .executed
+    }
+
+    mutating func madvise(_ p: Int, _ r: Int, _ advice: Advice, _ range: PageRange?) -> OpStatus {
+        guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
+            return .skipped(rangeSkip(p, r, range))
+        }
+        let base = s.slotIndex(p, r, 0)
+        switch advice {
+        case .dontneed:
+            if reg.huge == .hugetlb { return hugetlbDontneed(p, r, from, count) }
+            splitPMDsCrossing(p, r, from, count)
+            for k in from..<(from + count) { s.zap(base + k) }
+        case .dontfork, .dofork:
+            splitPMDsCrossing(p, r, from, count)
+            for k in from..<(from + count) {
+                if advice == .dontfork { s.slots[base + k].vm.insert(.dontfork) } else { s.slots[base + k].vm.remove(.dontfork) }
+            }
+        case .wipeonfork:
+            guard reg.backing == .anon, reg.huge != .hugetlb else { return .skipped(.notApplicable) }
+            splitPMDsCrossing(p, r, from, count)
+            for k in from..<(from + count) { s.slots[base + k].vm.insert(.wipeonfork) }
+        case .hugepage, .nohugepage:
+            guard reg.huge != .hugetlb else { return .skipped(.notApplicable) }
+            for k in from..<(from + count) {
+                if advice == .hugepage {
+                    s.slots[base + k].vm.insert(.hugepage); s.slots[base + k].vm.remove(.nohugepage)
+                } else {
+                    s.slots[base + k].vm.insert(.nohugepage); s.slots[base + k].vm.remove(.hugepage)
+                }
+            }
+        case .collapse:
+            return collapse(p, r, from, count)
+        case .pageout:
+            return pageout(p, r, from, count)
+        case .mergeable, .unmergeable:
+            return ksmAdvise(p, r, from, count, mergeable: advice == .mergeable)
+        }
+        return .executed
+    }
+
+    // MARK: - processes
+
+    mutating func fork(_ p: Int, _ c: Int) -> OpStatus {
+        guard s.procs[p].alive else { return .skipped(.noProcess) }
+        guard !s.procs[c].alive else { return .skipped(.processExists) }
+        s.procs[c] = ProcState(alive: true, hasPinned: false)
+        let parentPinned = s.procs[p].hasPinned
+        for r in 0..<s.regionCap {
+            let reg = s.regions[s.regionIndex(p, r)]
+            guard reg.exists else { continue }
+            let pb = s.slotIndex(p, r, 0), cb = s.slotIndex(c, r, 0)
+            var any = false
+            for k in 0..<Int(reg.pages) {
+                let ps = s.slots[pb + k]
+                s.slots[cb + k] = Slot()
+                guard ps.inVMA else { continue }
+                if ps.vm.contains(.dontfork) {
+                    s.coverage.hit(.forkDontfork, 0)
+                    continue
+                }
+                any = true
+                s.slots[cb + k].vm = ps.vm
+                if ps.vm.contains(.wipeonfork) {
+                    s.coverage.hit(.forkWipe, 0)
+                    continue
+                }
+                forkEntry(p: p, c: c, r: r, k: k, reg: reg, parentPinned: parentPinned)
+            }
+            if any {
+                s.regions[s.regionIndex(c, r)] = reg
+                if reg.object >= 0 { s.objects[Int(reg.object)].mappers += 1 }
+            } else {
+                for k in 0..<Int(reg.pages) { s.slots[cb + k] = Slot() }
+            }
+        }
+        return .executed
+    }
+
+    /// Copies one page-table entry from parent to child (`copy_present_pte`,
+    /// `copy_nonpresent_pte`, `copy_huge_pmd`).
+    mutating func forkEntry(p: Int, c: Int, r: Int, k: Int, reg: Region, parentPinned: Bool) {
+        let psi = s.slotIndex(p, r, k), csi = s.slotIndex(c, r, k)
+        let ps = s.slots[psi]
+        switch ps.state {
+        case .none:
+            return
+        case .swap:
+            forkSwapEntry(psi: psi, csi: csi)
+            return
+        case .migration:
+            return
+        case .present:
+            break
+        }
+        if ps.pmd {
+            forkPMD(p: p, c: c, r: r, k: k, reg: reg, parentPinned: parentPinned)
+            return
+        }
+        let f = ps.frame
+        switch s.frames[Int(f)].kind {
+        case .zero:
+            s.mapPTE(csi, f, writable: false, dirty: false)
+            s.coverage.hit(.forkZero, 0)
+        case .shmem:
+            // vma_needs_copy(): shared mappings are not copied; the child faults them in again.
+            s.slots[csi].state = .none
+        case .pagecache:
+            s.cover(.forkPagecache, f)
+            s.mapPTE(csi, f, writable: false, dirty: false)
+        case .anon:
+            let hugetlb = reg.huge == .hugetlb
+            if !s.frames[Int(f)].ksm,
+               P.forkAnon(s, frame: f, parentHasPinned: parentPinned, hugetlb: hugetlb) == .copyForChild {
+                s.cover(hugetlb ? .hugetlbForkCopy : .forkEagerCopy, f)
+                let n = copyFolioForChild(f, hugetlb: hugetlb)
+                s.mapPTE(csi, n, writable: ps.vm.contains(.write), dirty: true)
+                s.counters.eagerForkCopies += 1
+                s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
+            } else {
+                if P.tracksExclusive && s.frames[Int(f)].exclusive {
+                    s.cover(.forkClearExclusive, f)
+                    s.frames[Int(f)].exclusive = false
+                } else {
+                    s.cover(.forkShare, f)
+                }
+                s.slots[psi].writable = false
+                s.mapPTE(csi, f, writable: false, dirty: ps.dirty)
+                s.event(.share, p: c, r: r, i: k, from: f)
+            }
+        case .free:
+            return
+        }
+    }
+
+    /// The child's own copy of a page at fork (a small page, or a whole hugetlb page).
+    mutating func copyFolioForChild(_ f: Int32, hugetlb: Bool) -> Int32 {
+        if hugetlb {
+            let h = s.head(f)
+            let order = Int(s.frames[Int(h)].order)
+            let n = s.allocate(kind: .anon, order: order, hugetlb: true)
+            for k in 0..<(1 << order) { s.frames[Int(n) + k].content = s.frames[Int(h) + k].content }
+            s.frames[Int(n)].exclusive = P.tracksExclusive
+            return n + (f - h)
+        }
+        let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content)
+        s.frames[Int(n)].exclusive = P.tracksExclusive
+        s.addToLRU(n)
+        return n
+    }
+
+    mutating func exit(_ p: Int) -> OpStatus {
+        guard s.procs[p].alive else { return .skipped(.noProcess) }
+        tearDownAddressSpace(p)
+        // Pins are held through the process's files (io_uring, RDMA): exit releases them.
+        var hadPins = false
+        for g in 0..<s.pins.count where s.pins[g].active && s.pins[g].owner == Int32(p) {
+            releasePin(g)
+            hadPins = true
+        }
+        if hadPins { s.coverage.hit(.exitWithPins, 0) }
+        s.procs[p].alive = false
+        return .executed
+    }
+
+    mutating func tearDownAddressSpace(_ p: Int) {
+        for r in 0..<s.regionCap {
+            let ri = s.regionIndex(p, r)
+            let reg = s.regions[ri]
+            guard reg.exists else { continue }
+            let base = s.slotIndex(p, r, 0)
+            for k in 0..<Int(reg.pages) {
+                s.zap(base + k)
+                s.slots[base + k] = Slot()
+            }
+            s.regions[ri].exists = false
+            if reg.object >= 0 {
+                s.objects[Int(reg.object)].mappers -= 1
+                s.releaseObjectIfUnused(reg.object)
+            }
+        }
+    }
+}
+
+/// Which parts of the model are switched on (issue by issue).
+public enum MachineFeatures {
+    /// THP and hugetlb regions.
+    public static let hugePages = false
+}

@@ -1,0 +1,42 @@
+/// linux-5.8: "GUP always breaks COW" (era E2).
+///
+/// 17839856fd58 ("gup: document and work around 'COW can break either way' issue",
+/// 5.8-rc1): `__get_user_pages` adds FOLL_WRITE to every FOLL_GET/FOLL_PIN on a COW
+/// mapping, so the referenced page is exclusive to the caller when the reference is
+/// taken — even for reads, and the zero page gets a real page. On a mapping without
+/// VM_WRITE the forced write fault goes the FOLL_COW way (copy once, keep the PTE
+/// read-only, follow the dirty copy) [D: the spec marks the exact handling U; we
+/// model the reference landing on a private copy, which is what the fault path does].
+/// fork still shares pinned pages (no early copy until 5.9-rc7), so `pin rw; fork;
+/// write` still loses the pin, and vmsplice *before* fork still leaks (spec §4.3).
+/// 3917c80280c9 (5.8): a write fault on a shared PMD-mapped THP splits the PMD and
+/// copies one 4K page. The reuse rule itself is still mapcount-based (E1).
+public enum Linux5_8: Policy {
+    public static let name = "linux-5.8"
+    public static let kernels = "5.8"
+    public static let summary = "GUP forces a COW break on private mappings, even for reads; THP COW splits"
+    public static let hasFollPin = true
+    public static let tracksExclusive = false
+    public static let gupBreaksCow = true
+    public static let forceWrite = ForceWriteRule.follCowDirty
+    public static let mprotectUpgradesExclusive = false
+    public static let pmdCowSplits = true
+    public static let swapSkipsPinned = false
+    public static let hugetlbForkCopiesPinned = false
+    public static let hugetlbRefusesForceWrite = false
+    public static let ksmUnmergeUnshares = false
+
+    public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
+        let head = m.folio(site.frame)
+        if head.ksm { return head.refcount == 1 && !head.swapcache ? .reuse : .copy }
+        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
+        if Rules.reuseSwapPage(&m, site.frame) { return .reuse }
+        return site.pmd ? .splitPMD : .copy
+    }
+
+    public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
+        .share
+    }
+
+    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }
+}

@@ -1,0 +1,54 @@
+/// linux-6.x: what the running kernel of today does (6.2+, checked against 6.18;
+/// era E5).
+///
+/// Everything of linux-5.19, plus:
+/// - 6.0, 5535be309971: FOLL_COW is gone; a FOLL_FORCE write follows a read-only
+///   private page only if it is anonymous and exclusive (fixes CVE-2022-2590).
+/// - 6.0, 64fe24a3e05e: mprotect(RW) maps exclusive anonymous pages writable at once.
+/// - 6.2, 84209e87c696: a R/O FOLL_LONGTERM pin in a COW mapping unshares non-anon
+///   pages too (zero page, page cache): the pin references a private copy.
+/// - 6.2, 1d8d14641fd9: FOLL_FORCE|FOLL_WRITE is refused on hugetlb mappings.
+/// - 6.2: KSM unmerge uses FAULT_FLAG_UNSHARE (the copy stays read-only).
+/// - 6.15, 1da190f4d0a6: a write or unshare fault on a non-exclusive sub-page of a
+///   PTE-mapped large folio reuses it when only this mm maps the folio (MM-owner
+///   tracking) and the folio's mapcount equals its refcount after the swap cache is
+///   freed; a folio mapped once (its last sub-page) is not reused (copied).
+/// - ~6.11, c18160dba5ff: swap-in maps an exclusive page writable even on a read fault.
+/// hugetlb keeps the mapcount rule, so vmsplice on hugetlb still leaks: the cow.c
+/// XFAIL (spec B16, S28) that the oracle names as `isolation`.
+public enum Linux6_x: Policy {
+    public static let name = "linux-6.x"
+    public static let kernels = "6.2 – today (6.18)"
+    public static let summary = "5.19 plus PAE-only FOLL_FORCE, mprotect upgrade, R/O longterm unshare of non-anon pages, large-folio reuse"
+    public static let hasFollPin = true
+    public static let tracksExclusive = true
+    public static let gupBreaksCow = false
+    public static let forceWrite = ForceWriteRule.exclusiveOnly
+    public static let mprotectUpgradesExclusive = true
+    public static let pmdCowSplits = true
+    public static let swapSkipsPinned = true
+    public static let hugetlbForkCopiesPinned = true
+    public static let hugetlbRefusesForceWrite = true
+    public static let ksmUnmergeUnshares = true
+
+    public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
+        if m.frames[Int(site.frame)].exclusive { return .reuse }
+        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
+        let head = m.folio(site.frame)
+        if head.ksm { return .copy }
+        if head.order > 0 && !site.pmd {
+            return Rules.largeFolioOnlyThisMM(&m, site.frame, process: site.process) ? .reuse : .copy
+        }
+        if Rules.canReuseAfterSettling(&m, site.frame) { return .reuse }
+        return site.pmd ? .splitPMD : .copy
+    }
+
+    public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
+        guard m.frames[Int(frame)].exclusive else { return .share }
+        return Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned) ? .copyForChild : .share
+    }
+
+    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool {
+        anon ? !m.frames[Int(frame)].exclusive : longterm
+    }
+}

@@ -1,0 +1,153 @@
+/// The questions the Linux kernel answered differently over time, one type per era.
+///
+/// The machine asks its policy at every decision point; everything else (page
+/// tables, counters, the mechanics of copy and reuse) is shared. A policy is a
+/// caseless enum with static members so the generic machine specialises on it.
+/// Adding a policy is adding one file in `Policies/` and one line in `PolicyRegistry`.
+public protocol Policy: SendableMetatype {
+    /// `linux-X.Y`: the mainline release modelled, as released.
+    static var name: String { get }
+    /// The mainline range that behaves this way, e.g. "5.9 – 5.17".
+    static var kernels: String { get }
+    /// One line: what changed in this era.
+    static var summary: String { get }
+
+    /// FOLL_PIN exists (5.6+): pins add GUP_PIN_COUNTING_BIAS to a small folio's refcount.
+    static var hasFollPin: Bool { get }
+    /// PG_anon_exclusive exists (5.19+).
+    static var tracksExclusive: Bool { get }
+    /// 5.8: every FOLL_GET/FOLL_PIN on a COW mapping is forced to break COW first.
+    static var gupBreaksCow: Bool { get }
+    /// How FOLL_FORCE|FOLL_WRITE (`pokemem`) follows a read-only private page.
+    static var forceWrite: ForceWriteRule { get }
+    /// 6.0: mprotect(RW) maps exclusive anon pages writable at once.
+    static var mprotectUpgradesExclusive: Bool { get }
+    /// 5.8+: a write fault on a shared PMD-mapped THP splits the PMD and copies 4K
+    /// (3917c80280c9) instead of copying the whole THP.
+    static var pmdCowSplits: Bool { get }
+    /// 5.11+: reclaim does not put maybe-pinned pages into the swap cache (feb889fb40fa).
+    static var swapSkipsPinned: Bool { get }
+    /// 5.12+: fork copies pinned hugetlb pages for the child (4eae4efa2c29).
+    static var hugetlbForkCopiesPinned: Bool { get }
+    /// 6.2+: FOLL_FORCE|FOLL_WRITE is refused on hugetlb mappings (1d8d14641fd9).
+    static var hugetlbRefusesForceWrite: Bool { get }
+    /// 6.2+: KSM unmerge uses FAULT_FLAG_UNSHARE (the copy stays read-only).
+    static var ksmUnmergeUnshares: Bool { get }
+
+    /// A write (or, with `site.unshare`, an unshare) fault on a present, read-only page of
+    /// anonymous memory in a private mapping: reuse it, copy it, or split the PMD first.
+    /// May change state the kernel changes before judging (drain the LRU batch, free the
+    /// swap cache).
+    static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision
+
+    /// fork meets a present anonymous page in a COW mapping of a parent.
+    static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision
+
+    /// A read-only FOLL_PIN (`pin` without `rw`, without `get`) meets a read-only entry:
+    /// must it be unshared first (FAULT_FLAG_UNSHARE)? `anon` is false for the zero page
+    /// and page-cache pages of a private mapping.
+    static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool
+}
+
+/// How a FOLL_FORCE write finds a page it may write in a read-only private mapping.
+public enum ForceWriteRule: Sendable {
+    /// ≤ 4.8.2: after one COW fault FOLL_WRITE is dropped and the retry follows
+    /// whatever is mapped then (Dirty COW when a zap races in between).
+    case dropWriteAfterFault
+    /// 4.8.3 – 5.19 (19be0eaffa3a): FOLL_COW set after the fault; the retry needs a dirty PTE.
+    case follCowDirty
+    /// 6.0+ (5535be309971): follow only an exclusive anonymous page.
+    case exclusiveOnly
+}
+
+/// The faulting page and what kind of fault it is.
+public struct FaultSite: Sendable {
+    /// The faulting process.
+    public var process: Int
+    /// The faulting (sub)page.
+    public var frame: Int32
+    /// Mapped by a PMD (a whole THP).
+    public var pmd: Bool
+    /// FAULT_FLAG_UNSHARE rather than FAULT_FLAG_WRITE.
+    public var unshare: Bool
+    public var hugetlb: Bool
+    /// The fault is the write of a swap-in (`do_swap_page`).
+    public var swapin: Bool
+
+    public init(process: Int, frame: Int32, pmd: Bool = false, unshare: Bool = false, hugetlb: Bool = false, swapin: Bool = false) {
+        self.process = process
+        self.frame = frame
+        self.pmd = pmd
+        self.unshare = unshare
+        self.hugetlb = hugetlb
+        self.swapin = swapin
+    }
+}
+
+public enum FaultDecision: Sendable {
+    case reuse
+    case copy
+    /// Split the PMD mapping, then decide again at PTE level.
+    case splitPMD
+}
+
+public enum ForkDecision: Sendable {
+    /// Map the page in the child too; both read-only (and not exclusive).
+    case share
+    /// The child gets its own copy now; the parent keeps its page and PTE.
+    case copyForChild
+}
+
+/// The building blocks the eras combine: each is one rule of one kernel function.
+public enum Rules {
+    /// `reuse_swap_page()` before 5.18: mapcount (for a THP the largest sub-page
+    /// mapcount plus the compound mapcount) plus the swap count ≤ 1. GUP references
+    /// are invisible to it (the root of CVE-2020-29374). On reuse of a page in the swap
+    /// cache whose slot nobody else uses, the swap cache is dropped.
+    public static func reuseSwapPage(_ m: inout MachineState, _ f: Int32) -> Bool {
+        let h = Int(m.frames[Int(f)].head)
+        let head = m.frames[h]
+        var count: Int32
+        if head.order > 0 {
+            var maxMap: Int32 = 0
+            for k in h..<(h + (1 << Int(head.order))) { maxMap = max(maxMap, m.frames[k].mapcount) }
+            count = maxMap + head.entireMapcount
+        } else {
+            count = m.frames[Int(f)].mapcount
+        }
+        if head.swapcache { count += m.swapCount[Int(head.swapSlot)] }
+        guard count <= 1 else { return false }
+        if head.swapcache && m.swapCount[Int(head.swapSlot)] == 0 { m.dropSwapCache(Int32(h)) }
+        return true
+    }
+
+    /// 5.9 – 5.17 `do_wp_page` (09854ba94c6a): reuse only if the folio's refcount is 1
+    /// and it is not KSM. Every holder counts: other sub-pages' mappings, the swap
+    /// cache, the LRU batch, GUP references and pins.
+    public static func pageCountIsOne(_ m: MachineState, _ f: Int32) -> Bool {
+        let h = m.folio(f)
+        return !h.ksm && h.refcount == 1
+    }
+
+    /// 5.18+ `wp_can_reuse_anon_folio` (53a05ad9f21d, d4c470970d45): drain the LRU batch
+    /// if the folio sits in it, try to free the swap cache, then refcount == 1 and not KSM.
+    public static func canReuseAfterSettling(_ m: inout MachineState, _ f: Int32) -> Bool {
+        let h = m.head(f)
+        if m.frames[Int(h)].ksm { return false }
+        if m.frames[Int(h)].lruPending { m.drainLRU() }
+        if m.frames[Int(h)].swapcache { m.tryFreeSwap(h) }
+        return m.frames[Int(h)].refcount == 1
+    }
+
+    /// `hugetlb_cow`/`hugetlb_wp` in every era: mapcount == 1 of an anon page. Not
+    /// refcount-based even today (spec B16): hugetlb_fault holds an extra reference.
+    public static func hugetlbMapcountIsOne(_ m: MachineState, _ f: Int32) -> Bool {
+        let h = m.folio(f)
+        return h.entireMapcount + m.frames[Int(f)].mapcount == 1
+    }
+
+    /// `folio_maybe_dma_pinned` with MMF_HAS_PINNED: fork's early-copy test (5.9-rc7+).
+    public static func needsCowForDma(_ m: MachineState, _ f: Int32, parentHasPinned: Bool) -> Bool {
+        parentHasPinned && m.maybePinned(f)
+    }
+}

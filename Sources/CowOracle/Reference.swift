@@ -1,0 +1,302 @@
+import CowModel
+
+/// A set of page values 0…255 as a 256-bit bitmap.
+public struct ValueSet: Hashable, Sendable {
+    var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
+
+    public init() {}
+    public init(_ v: UInt8) { insert(v) }
+
+    @inline(__always) public mutating func insert(_ v: UInt8) {
+        let b = UInt64(1) << UInt64(v & 63)
+        switch v >> 6 {
+        case 0: w0 |= b
+        case 1: w1 |= b
+        case 2: w2 |= b
+        default: w3 |= b
+        }
+    }
+
+    @inline(__always) public func contains(_ v: UInt8) -> Bool {
+        let b = UInt64(1) << UInt64(v & 63)
+        switch v >> 6 {
+        case 0: return w0 & b != 0
+        case 1: return w1 & b != 0
+        case 2: return w2 & b != 0
+        default: return w3 & b != 0
+        }
+    }
+
+    @inline(__always) public mutating func formUnion(_ o: ValueSet) {
+        w0 |= o.w0; w1 |= o.w1; w2 |= o.w2; w3 |= o.w3
+    }
+
+    public var values: [Int] { (0...255).filter { contains(UInt8($0)) } }
+}
+
+/// What the reference semantics accept for one observation, and the observer's own
+/// history (to tell a stale value, `coherence`, from another process's, `isolation`).
+public struct Acceptance: Hashable, Sendable {
+    public var accepted: ValueSet
+    public var history: ValueSet
+    /// The observation is through a FOLL_PIN pin with coherence semantics (spec §4.1 item 3).
+    public var coherent: Bool
+}
+
+/// The reference semantics of design.md and spec §4.1, independent of any policy.
+///
+/// Each process has private logical memory made of *cells*; fork copies cells;
+/// MAP_SHARED locations of all processes name one cell; a FOLL_PIN pin in scope
+/// aliases its owner's cell while the owner keeps it mapped; a FOLL_GET reference (a
+/// pipe buffer, a `get` pin) may show any value its cell held since the reference was
+/// taken, never another process's data. The reference is driven by a policy's op
+/// statuses (an op that was skipped or refused did nothing).
+public struct Reference {
+    struct Cell {
+        var value = ValueSet(0)
+        var history = ValueSet(0)
+        var alive = true
+        /// Backed by an anonymous page (written, or copied at fork from such a cell).
+        var anon = false
+        var shared = false
+    }
+
+    struct Ref {
+        var active = false
+        var cell: Int32 = -1
+        var acc = ValueSet()
+        var coherent = false
+        var owner: Int32 = -1
+    }
+
+    struct Loc {
+        var cell: Int32 = -1
+        var dontfork = false
+        var wipeonfork = false
+    }
+
+    struct RegionInfo {
+        var exists = false
+        var pages = 0
+        var backing = Backing.anon
+        /// First cell of the shmem object, for shared regions.
+        var objectBase: Int32 = -1
+        var pgoff = 0
+    }
+
+    var cells: [Cell] = []
+    var locs: [Loc] = []
+    var regions: [RegionInfo] = []
+    var alive: [Bool] = []
+    var pins: [Ref] = []
+    var pipes: [[Ref]] = []
+    var everWritten = ValueSet(0)
+    var procCap = 1, regionCap = 1, pageCap = 1
+
+    public init() {}
+
+    @inline(__always) func li(_ p: Int, _ r: Int, _ i: Int) -> Int { (p * regionCap + r) * pageCap + i }
+    @inline(__always) func ri(_ p: Int, _ r: Int) -> Int { p * regionCap + r }
+
+    mutating func reset(_ program: Program) {
+        let shape = ProgramShape(program)
+        procCap = shape.processes
+        regionCap = shape.regions
+        pageCap = shape.pages
+        cells.removeAll(keepingCapacity: true)
+        locs = Array(repeating: Loc(), count: procCap * regionCap * pageCap)
+        regions = Array(repeating: RegionInfo(), count: procCap * regionCap)
+        alive = Array(repeating: false, count: procCap)
+        alive[0] = true
+        pins = Array(repeating: Ref(), count: shape.pins)
+        pipes = Array(repeating: [], count: shape.pipes)
+        everWritten = ValueSet(0)
+    }
+
+    mutating func newCell(shared: Bool = false) -> Int32 {
+        cells.append(Cell(shared: shared))
+        return Int32(cells.count - 1)
+    }
+
+    /// The private cell of a location dies (munmap, dontneed, exit).
+    mutating func kill(_ l: Int) {
+        let c = locs[l].cell
+        guard c >= 0 else { return }
+        if !cells[Int(c)].shared { cells[Int(c)].alive = false }
+        locs[l].cell = -1
+    }
+
+    /// A value lands in a cell: by a store of its owner, or a device write through a coherent pin.
+    mutating func store(_ c: Int32, _ v: UInt8, exact: Bool) {
+        everWritten.insert(v)
+        guard c >= 0 else { return }
+        if exact { cells[Int(c)].value = ValueSet(v) } else { cells[Int(c)].value.insert(v) }
+        cells[Int(c)].history.insert(v)
+        cells[Int(c)].anon = true
+        for g in pins.indices where pins[g].active && pins[g].cell == c {
+            if pins[g].coherent && exact { pins[g].acc = ValueSet(v) } else { pins[g].acc.insert(v) }
+        }
+        for q in pipes.indices {
+            for k in pipes[q].indices where pipes[q][k].cell == c { pipes[q][k].acc.insert(v) }
+        }
+    }
+
+    /// Applies one op that ran; returns the acceptance for an observation.
+    mutating func apply(_ op: Op) -> Acceptance? {
+        switch op {
+        case let .mmap(p, r, pages, backing, _):
+            var info = RegionInfo(exists: true, pages: pages, backing: backing)
+            if backing == .shared {
+                info.objectBase = Int32(cells.count)
+                for _ in 0..<pages { _ = newCell(shared: true) }
+            }
+            regions[ri(p, r)] = info
+            for k in 0..<pages {
+                locs[li(p, r, k)] = Loc(cell: backing == .shared ? info.objectBase + Int32(k) : newCell())
+            }
+        case let .munmap(p, r, range):
+            let reg = regions[ri(p, r)]
+            let from = range?.from ?? 0, count = range?.count ?? reg.pages
+            for k in from..<(from + count) { kill(li(p, r, k)); locs[li(p, r, k)] = Loc() }
+            retire(p, r)
+        case let .mremap(p, r, to, range):
+            let reg = regions[ri(p, r)]
+            let from = range?.from ?? 0, count = range?.count ?? reg.pages
+            var n = reg
+            n.pages = count
+            n.pgoff = reg.pgoff + from
+            regions[ri(p, to)] = n
+            for k in 0..<count {
+                locs[li(p, to, k)] = locs[li(p, r, from + k)]
+                locs[li(p, r, from + k)] = Loc()
+            }
+            retire(p, r)
+        case let .madvise(p, r, advice, range):
+            let reg = regions[ri(p, r)]
+            let from = range?.from ?? 0, count = range?.count ?? reg.pages
+            for k in from..<(from + count) {
+                let l = li(p, r, k)
+                switch advice {
+                case .dontneed:
+                    if reg.backing != .shared {
+                        kill(l)
+                        locs[l].cell = newCell()
+                    }
+                case .dontfork: locs[l].dontfork = true
+                case .dofork: locs[l].dontfork = false
+                case .wipeonfork: locs[l].wipeonfork = true
+                default: break
+                }
+            }
+        case let .write(p, r, i, v), let .pokemem(p, r, i, v):
+            store(locs[li(p, r, i)].cell, v, exact: true)
+        case let .read(p, r, i):
+            let c = cells[Int(locs[li(p, r, i)].cell)]
+            return Acceptance(accepted: c.value, history: c.history, coherent: false)
+        case let .fork(p, c):
+            alive[c] = true
+            for r in 0..<regionCap {
+                let reg = regions[ri(p, r)]
+                guard reg.exists else { continue }
+                var any = false
+                for k in 0..<reg.pages {
+                    let pl = locs[li(p, r, k)]
+                    locs[li(c, r, k)] = Loc()
+                    guard pl.cell >= 0, !pl.dontfork else { continue }
+                    any = true
+                    var nl = pl
+                    let cell = cells[Int(pl.cell)]
+                    if cell.shared {
+                        nl.cell = pl.cell
+                    } else if pl.wipeonfork {
+                        nl.cell = newCell()
+                    } else {
+                        nl.cell = newCell()
+                        cells[Int(nl.cell)].value = cell.value
+                        cells[Int(nl.cell)].history = cell.history
+                        cells[Int(nl.cell)].anon = cell.anon
+                    }
+                    locs[li(c, r, k)] = nl
+                }
+                if any { regions[ri(c, r)] = reg }
+            }
+        case let .exit(p):
+            for r in 0..<regionCap where regions[ri(p, r)].exists {
+                for k in 0..<regions[ri(p, r)].pages { kill(li(p, r, k)); locs[li(p, r, k)] = Loc() }
+                regions[ri(p, r)].exists = false
+            }
+            for g in pins.indices where pins[g].active && pins[g].owner == Int32(p) { pins[g].active = false }
+            alive[p] = false
+        case let .pin(p, r, i, g, flags):
+            let c = locs[li(p, r, i)].cell
+            let cell = cells[Int(c)]
+            let coherent = !flags.contains(.get)
+                && (cell.shared || flags.contains(.rw) || flags.contains(.longterm) || cell.anon)
+            if flags.contains(.rw) { cells[Int(c)].anon = true }
+            pins[g] = Ref(active: true, cell: c, acc: cell.value, coherent: coherent, owner: Int32(p))
+        case let .unpin(g):
+            pins[g].active = false
+        case let .readpin(g):
+            let ref = pins[g]
+            let cell = cells[Int(ref.cell)]
+            let acc = ref.coherent && cell.alive ? cell.value : ref.acc
+            return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent)
+        case let .writepin(g, v):
+            let ref = pins[g]
+            if cells[Int(ref.cell)].alive {
+                store(ref.cell, v, exact: ref.coherent)
+            } else {
+                everWritten.insert(v)
+                cells[Int(ref.cell)].history.insert(v)
+                if ref.coherent { pins[g].acc = ValueSet(v) } else { pins[g].acc.insert(v) }
+            }
+        case let .vmsplice(p, r, i, pipe):
+            let c = locs[li(p, r, i)].cell
+            pipes[pipe].append(Ref(active: true, cell: c, acc: cells[Int(c)].value, coherent: false, owner: Int32(p)))
+        case let .readpipe(pipe):
+            let ref = pipes[pipe].removeFirst()
+            return Acceptance(accepted: ref.acc, history: cells[Int(ref.cell)].history, coherent: false)
+        case .mprotect, .ksm, .migrate, .swapout, .splitpmd, .splitthp, .race:
+            break
+        }
+        return nil
+    }
+
+    mutating func retire(_ p: Int, _ r: Int) {
+        let reg = regions[ri(p, r)]
+        for k in 0..<reg.pages where locs[li(p, r, k)].cell >= 0 { return }
+        regions[ri(p, r)].exists = false
+    }
+
+    /// The acceptance of every observing op of a program run with these statuses.
+    public static func evaluate(_ program: Program, statuses: [OpStatus]) -> [Acceptance?] {
+        var ref = Reference()
+        ref.reset(program)
+        var out: [Acceptance?] = Array(repeating: nil, count: program.ops.count)
+        for (i, op) in program.ops.enumerated() where i < statuses.count && statuses[i].executed {
+            out[i] = ref.apply(op)
+        }
+        return out
+    }
+
+    /// Classifies an observation the reference does not accept.
+    public static func classify(_ observed: UInt8, _ a: Acceptance, everWritten: ValueSet) -> Verdict {
+        if a.history.contains(observed) { return .coherence }
+        if !everWritten.contains(observed) { return .integrity }
+        return .isolation
+    }
+
+    /// Every value any op of the program may write (and 0).
+    public static func writtenValues(_ program: Program) -> ValueSet {
+        var s = ValueSet(0)
+        func visit(_ op: Op) {
+            switch op {
+            case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v): s.insert(v)
+            case let .race(lanes, _): for l in lanes { visit(l) }
+            default: break
+            }
+        }
+        for op in program.ops { visit(op) }
+        return s
+    }
+}
