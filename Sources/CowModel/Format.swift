@@ -240,7 +240,7 @@ private struct Parser {
 
     func endColumn(_ t: [Token]) -> Int {
         guard let l = t.last else { return 1 }
-        return l.column + l.text.count + 1
+        return l.column + l.text.count
     }
 
     func name(_ t: [Token], _ i: Int, prefix: String, what: String) throws(ParseError) -> Int {

@@ -246,9 +246,14 @@ public struct Reference {
             if cells[Int(ref.cell)].alive {
                 store(ref.cell, v, exact: ref.coherent)
             } else {
+                // The owner no longer maps the page: the write reaches only references to it.
                 everWritten.insert(v)
                 cells[Int(ref.cell)].history.insert(v)
-                if ref.coherent { pins[g].acc = ValueSet(v) } else { pins[g].acc.insert(v) }
+                for h in pins.indices where pins[h].active && pins[h].cell == ref.cell { pins[h].acc.insert(v) }
+                for q in pipes.indices {
+                    for k in pipes[q].indices where pipes[q][k].cell == ref.cell { pipes[q][k].acc.insert(v) }
+                }
+                if ref.coherent { pins[g].acc = ValueSet(v) }
             }
         case let .vmsplice(p, r, i, pipe):
             let c = locs[li(p, r, i)].cell

@@ -1,0 +1,114 @@
+import Foundation
+
+/// A usage or input error: one line on stderr and exit status 2.
+struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+/// Hand-parsed command-line options (no packages): `--flag`, `--name value`, positionals.
+struct Args {
+    private(set) var positionals: [String] = []
+    private var values: [String: String] = [:]
+    private var flags: Set<String> = []
+    private var consumed: Set<String> = []
+
+    /// `valueOptions` take an argument; `flagOptions` do not. Anything else starting
+    /// with `-` is an error.
+    init(_ argv: ArraySlice<String>, valueOptions: Set<String>, flagOptions: Set<String>) throws {
+        var it = argv.makeIterator()
+        while let a = it.next() {
+            if valueOptions.contains(a) {
+                guard let v = it.next() else { throw UsageError("\(a) needs a value") }
+                values[a] = v
+            } else if flagOptions.contains(a) {
+                flags.insert(a)
+            } else if a.hasPrefix("-") && a.count > 1 {
+                throw UsageError("unknown option \(a)")
+            } else {
+                positionals.append(a)
+            }
+        }
+    }
+
+    func value(_ name: String) -> String? { values[name] }
+    func flag(_ name: String) -> Bool { flags.contains(name) }
+
+    func int(_ name: String, default d: Int, range: ClosedRange<Int> = 0...Int.max) throws -> Int {
+        guard let s = values[name] else { return d }
+        guard let v = Int(s), range.contains(v) else {
+            throw UsageError("\(name) expects a whole number from \(range.lowerBound) to \(range.upperBound), got '\(s)'")
+        }
+        return v
+    }
+
+    func uint64(_ name: String) throws -> UInt64? {
+        guard let s = values[name] else { return nil }
+        guard let v = UInt64(s) else { throw UsageError("\(name) expects a whole number, got '\(s)'") }
+        return v
+    }
+
+    /// Durations such as `30s`, `5m`, `2h`, `500ms` or plain seconds.
+    func duration(_ name: String) throws -> Double? {
+        guard let s = values[name] else { return nil }
+        guard let d = parseDuration(s) else { throw UsageError("\(name) expects a duration such as 30s, 5m or 1h, got '\(s)'") }
+        return d
+    }
+}
+
+func parseDuration(_ s: String) -> Double? {
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    for (u, mul) in units where s.hasSuffix(u) {
+        let num = s.dropLast(u.count)
+        if let v = Double(num), v >= 0 { return v * mul }
+    }
+    if let v = Double(s), v >= 0 { return v }
+    return nil
+}
+
+/// The policies named by `--policies LIST|all` (default all).
+import CowModel
+func selectPolicies(_ list: String?) throws -> [PolicyEntry] {
+    guard let list, list != "all" else { return PolicyRegistry.all }
+    var out: [PolicyEntry] = []
+    for name in list.split(separator: ",") {
+        guard let p = PolicyRegistry.named(String(name)) else {
+            throw UsageError("unknown policy '\(name)' (run 'cowfuzz policies' for the list)")
+        }
+        out.append(p)
+    }
+    return out
+}
+
+func printErr(_ s: String) {
+    FileHandle.standardError.write((s + "\n").data(using: .utf8)!)
+}
+
+/// Reads and parses a `.cow` file; a parse error becomes a one-line usage error.
+func loadProgram(_ path: String) throws -> Program {
+    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+        throw UsageError("\(path): cannot read the file")
+    }
+    do {
+        return try Program(parsing: text, file: path)
+    } catch {
+        throw UsageError(error.description)
+    }
+}
+
+/// The `.cow` files named by the arguments: files, or every `.cow` under a directory, sorted.
+func collectCowFiles(_ paths: [String]) throws -> [String] {
+    var out: [String] = []
+    let fm = FileManager.default
+    for p in paths {
+        var isDir: ObjCBool = false
+        guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw UsageError("\(p): no such file or directory") }
+        if isDir.boolValue {
+            let items = (fm.enumerator(atPath: p)?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".cow") }.sorted()
+            out += items.map { (p as NSString).appendingPathComponent($0) }
+        } else {
+            out.append(p)
+        }
+    }
+    return out
+}
