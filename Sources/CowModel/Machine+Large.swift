@@ -22,5 +22,4 @@ extension Machine {
     mutating func swapout(_ p: Int, _ r: Int, _ i: Int) -> OpStatus { .skipped(.notSupportedYet) }
     mutating func splitpmdOp(_ p: Int, _ r: Int, _ i: Int) -> OpStatus { .skipped(.notSupportedYet) }
     mutating func splitthpOp(_ p: Int, _ r: Int, _ i: Int) -> OpStatus { .skipped(.notSupportedYet) }
-    mutating func race(_ lanes: [Op], _ schedule: [UInt8]) -> OpStatus { .skipped(.notSupportedYet) }
 }
