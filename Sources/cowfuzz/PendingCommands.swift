@@ -4,9 +4,6 @@ func runFuzz(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("fuz
 func runShrink(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("shrink is not built yet") }
 func runCompare(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("compare is not built yet") }
 func runBench(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("bench is not built yet") }
-func runEnumerate(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("enumerate is not built yet") }
-func runDecode(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("decode is not built yet") }
-func runCorpus(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("corpus is not built yet") }
 func runExportCCommand(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("export-c is not built yet") }
 /// Hidden subcommands used internally (e.g. the real-kernel executor); nil if `name` is not one.
 func hiddenCommand(_ name: String) -> ((ArraySlice<String>) -> Int32)? { nil }
