@@ -58,7 +58,11 @@ extension Machine {
     /// otherwise (a FOLL_FORCE write) read-only but private.
     mutating func writeFault(_ si: Int, p: Int, r: Int, i: Int, reg: Region, unshare: Bool) {
         let vmWrite = s.slots[si].vm.contains(.write)
-        if s.slots[si].state == .swap { swapIn(si, p: p, r: r, i: i, write: !unshare) }
+        var fromSwap = false
+        if s.slots[si].state == .swap {
+            swapIn(si, p: p, r: r, i: i, write: !unshare)
+            fromSwap = true
+        }
         if s.slots[si].state != .present {
             // First touch.
             switch reg.backing {
@@ -94,6 +98,12 @@ extension Machine {
             return
         }
         if s.slots[si].writable { return }
+        if s.slots[si].pmd && s.slots[si].frame == MachineState.zeroFrame {
+            if hugeZeroWrite(si, p: p, r: r, i: i, reg: reg) {
+                if unshare || !vmWrite { setPMDReadOnly(si) }
+                return
+            }
+        }
         let f = s.slots[si].frame
         let kind = s.frames[Int(f)].kind
         switch kind {
@@ -117,7 +127,7 @@ extension Machine {
             s.counters.copies += 1
             s.event(unshare ? .unshareCopy : .copy, p: p, r: r, i: i, from: f, to: n)
         case .anon:
-            anonWriteFault(si, p: p, r: r, i: i, reg: reg, unshare: unshare)
+            anonWriteFault(si, p: p, r: r, i: i, reg: reg, unshare: unshare, swapin: fromSwap)
         case .free:
             // A use after free: the invariant check reports it; do not make it worse.
             return
@@ -125,7 +135,7 @@ extension Machine {
     }
 
     /// `do_wp_page` on anonymous memory: the policy decides.
-    mutating func anonWriteFault(_ si: Int, p: Int, r: Int, i: Int, reg: Region, unshare: Bool) {
+    mutating func anonWriteFault(_ si: Int, p: Int, r: Int, i: Int, reg: Region, unshare: Bool, swapin: Bool = false) {
         let vmWrite = s.slots[si].vm.contains(.write)
         var f = s.slots[si].frame
         let hugetlb = reg.huge == .hugetlb
@@ -133,7 +143,7 @@ extension Machine {
             s.cover(.unshareNoop, f)
             return
         }
-        var site = FaultSite(process: p, frame: f, pmd: s.slots[si].pmd, unshare: unshare, hugetlb: hugetlb)
+        var site = FaultSite(process: p, frame: f, pmd: s.slots[si].pmd && !hugetlb, unshare: unshare, hugetlb: hugetlb, swapin: swapin)
         let wasKsm = s.folio(f).ksm
         var decision = P.anonWriteFault(&s, site)
         if decision == .splitPMD {
@@ -147,7 +157,9 @@ extension Machine {
         switch decision {
         case .reuse:
             if wasKsm { s.frames[Int(s.head(f))].ksm = false }
-            if P.tracksExclusive { s.frames[Int(f)].exclusive = true }
+            if P.tracksExclusive {
+                if s.slots[si].pmd { setPMDExclusive(si, true) } else { s.frames[Int(f)].exclusive = true }
+            }
             if unshare {
                 s.counters.unshares += 1
                 s.cover(.unshareReuse, f)

@@ -114,6 +114,7 @@ public struct Machine<P: Policy>: Sendable {
         guard !s.regions[ri].exists else { return .skipped(.regionExists) }
         if huge == .hugetlb && backing != .anon { return .skipped(.notApplicable) }
         if huge != .none, !MachineFeatures.hugePages { return .skipped(.notSupportedYet) }
+        if huge == .hugetlb && pages % (1 << s.thpOrder) != 0 { return .skipped(.notApplicable) }
         var reg = Region()
         reg.exists = true
         reg.pages = Int32(pages)
@@ -134,9 +135,10 @@ public struct Machine<P: Policy>: Sendable {
     }
 
     mutating func munmap(_ p: Int, _ r: Int, _ range: PageRange?) -> OpStatus {
-        guard let (from, count, _) = locateRange(p, r, range, needMapped: false) else {
+        guard let (from, count, reg) = locateRange(p, r, range, needMapped: false) else {
             return .skipped(rangeSkip(p, r, range))
         }
+        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
         splitPMDsCrossing(p, r, from, count)
         let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
@@ -164,6 +166,7 @@ public struct Machine<P: Policy>: Sendable {
         guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
             return .skipped(rangeSkip(p, r, range))
         }
+        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
         splitPMDsCrossing(p, r, from, count)
         let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
@@ -196,7 +199,9 @@ public struct Machine<P: Policy>: Sendable {
         }
         let ti = s.regionIndex(p, to)
         guard to != r, !s.regions[ti].exists else { return .skipped(.regionExists) }
-        splitPMDsCrossing(p, r, from, count)
+        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
+        // A PMD survives a move only when the moved range starts on a huge-page boundary.
+        if from % hugeNr == 0 { splitPMDsCrossing(p, r, from, count) } else { splitAllPMDs(p, r, from, count) }
         var nreg = reg
         nreg.pages = Int32(count)
         nreg.pgoff = reg.pgoff + Int32(from)
@@ -216,6 +221,7 @@ public struct Machine<P: Policy>: Sendable {
         guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
             return .skipped(rangeSkip(p, r, range))
         }
+        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
         let base = s.slotIndex(p, r, 0)
         switch advice {
         case .dontneed:
@@ -264,6 +270,11 @@ public struct Machine<P: Policy>: Sendable {
             var any = false
             for k in 0..<Int(reg.pages) {
                 let ps = s.slots[pb + k]
+                if ps.state == .present && ps.pmd && k % hugeNr != 0 && !ps.vm.contains(.dontfork) && !ps.vm.contains(.wipeonfork) {
+                    // Mapped in the child together with its block's first slot.
+                    any = true
+                    continue
+                }
                 s.slots[cb + k] = Slot()
                 guard ps.inVMA else { continue }
                 if ps.vm.contains(.dontfork) {
@@ -396,5 +407,5 @@ public struct Machine<P: Policy>: Sendable {
 /// Which parts of the model are switched on (issue by issue).
 public enum MachineFeatures {
     /// THP and hugetlb regions.
-    public static let hugePages = false
+    public static let hugePages = true
 }

@@ -177,6 +177,8 @@ public struct MachineState: Sendable {
     public var pipeCount: [Int32] = []
     public var swapCount: [Int32] = []
     public var swapFrame: [Int32] = []
+    /// What each swap slot holds on the device (written at swap-out).
+    public var swapContent: [UInt8] = []
     public var lruBatch: [Int32] = []
     public var counters = Counters()
     public var coverage = Coverage()
@@ -273,6 +275,7 @@ public struct MachineState: Sendable {
         pipeCount.append(contentsOf: repeatElement(0, count: shape.pipes))
         swapCount.removeAll(keepingCapacity: true)
         swapFrame.removeAll(keepingCapacity: true)
+        swapContent.removeAll(keepingCapacity: true)
         lruBatch.removeAll(keepingCapacity: true)
         counters = Counters()
         coverage = Coverage()

@@ -33,6 +33,13 @@ public protocol Policy: SendableMetatype {
     static var hugetlbRefusesForceWrite: Bool { get }
     /// 6.2+: KSM unmerge uses FAULT_FLAG_UNSHARE (the copy stays read-only).
     static var ksmUnmergeUnshares: Bool { get }
+    /// MADV_COLLAPSE exists (6.1).
+    static var hasMadvCollapse: Bool { get }
+    /// A write fault on the huge zero PMD allocates a new THP (≤ 5.7, and again in
+    /// today's kernels) instead of splitting to zero PTEs (5.8 – 6.1, 3917c80280c9).
+    static var hugeZeroWriteAllocatesTHP: Bool { get }
+    /// ~6.11 (c18160dba5ff): swap-in maps an exclusive page writable even on a read fault.
+    static var swapinMapsExclusiveWritable: Bool { get }
 
     /// A write (or, with `site.unshare`, an unshare) fault on a present, read-only page of
     /// anonymous memory in a private mapping: reuse it, copy it, or split the PMD first.

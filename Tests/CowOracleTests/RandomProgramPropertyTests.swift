@@ -11,7 +11,8 @@ import TestSupport
     static let seeds: Range<UInt64> = 0..<3000
 
     @Test func everyPolicyKeepsItsInvariantsAndTheCurrentKernelIsClean() {
-        let gen = RandomPrograms()
+        var gen = RandomPrograms()
+        gen.maxPages = 4
         let checker = ProgramChecker(policies: PolicyRegistry.all, options: RunOptions(paranoid: true))
         var executed = 0
         var eraFindings = 0
@@ -22,6 +23,7 @@ import TestSupport
                 let sound = !o.verdicts.contains(.integrity) && !o.verdicts.contains(.leak)
                 #expect(sound, "seed \(seed) on \(o.policy): \(o.violations.map(\.description))\n\(prog.text)")
                 if o.policy == PolicyRegistry.current.name {
+                    if Self.isHugetlbGetGap(prog, o.violations) { return }
                     #expect(o.verdicts == .clean, "seed \(seed) on linux-6.x: \(o.violations.map(\.description))\n\(prog.text)")
                 } else if !o.verdicts.isEmpty {
                     eraFindings += 1
@@ -31,5 +33,25 @@ import TestSupport
         // The programs reach deep states: most ops run, and old eras do misbehave sometimes.
         #expect(executed > Int(Self.seeds.count) * 7 * 5)
         #expect(eraFindings > 0)
+    }
+
+    /// The one gap the current kernel still has (spec B16, cow.c XFAIL): hugetlb reuse
+    /// is mapcount-based, so a FOLL_GET reference (vmsplice, a `get` pin) to a private
+    /// hugetlb page can see another process's later write. Exactly that is excluded:
+    /// isolation seen through a pipe or a FOLL_GET pin, in a program with hugetlb memory.
+    static func isHugetlbGetGap(_ prog: Program, _ violations: [Violation]) -> Bool {
+        let hasHugetlb = prog.ops.contains { if case .mmap(_, _, _, _, .hugetlb) = $0 { true } else { false } }
+        guard hasHugetlb, !violations.isEmpty else { return false }
+        return violations.allSatisfy { v in
+            guard v.verdict == .isolation else { return false }
+            switch prog.ops[v.op] {
+            case .readpipe: return true
+            case let .readpin(g):
+                // The pin read must be of a FOLL_GET pin.
+                return prog.ops[..<v.op].last(where: { if case let .pin(_, _, _, gg, _) = $0 { gg == g } else { false } })
+                    .map { if case let .pin(_, _, _, _, f) = $0 { f.contains(.get) } else { false } } ?? false
+            default: return false
+            }
+        }
     }
 }

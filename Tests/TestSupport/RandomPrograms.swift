@@ -49,7 +49,7 @@ public struct RandomPrograms {
             ops.append(op)
         }
         var prog = Program(ops: ops)
-        if rng.chance(20) { prog.thpOrder = 1 + rng.below(3) }
+        if rng.chance(50) { prog.thpOrder = 1 + rng.below(2) }
         return prog
     }
 
@@ -88,8 +88,9 @@ public struct RandomPrograms {
         switch kinds[rng.below(kinds.count)] {
         case .mmap:
             let backing: Backing = rng.chance(70) ? .anon : (rng.chance(50) ? .shared : .file)
-            let huge: HugeKind = backing == .anon && rng.chance(20) ? (rng.chance(50) ? .thp : .hugetlb) : .none
-            return .mmap(p: p, r: r, pages: 1 + rng.below(maxPages), backing: backing, huge: huge)
+            let huge: HugeKind = backing == .anon && rng.chance(35) ? (rng.chance(50) ? .thp : .hugetlb) : .none
+            let pages = huge == .none ? 1 + rng.below(maxPages) : maxPages - maxPages % 2
+            return .mmap(p: p, r: r, pages: max(1, pages), backing: backing, huge: huge)
         case .munmap: return .munmap(p: p, r: r, range: range())
         case .mprotect: return .mprotect(p: p, r: r, writable: rng.chance(50), range: range())
         case .mremap: return .mremap(p: p, r: r, to: rng.below(regions), range: range())

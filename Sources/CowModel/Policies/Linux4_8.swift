@@ -23,6 +23,9 @@ public enum Linux4_8: Policy {
     public static let hugetlbForkCopiesPinned = false
     public static let hugetlbRefusesForceWrite = false
     public static let ksmUnmergeUnshares = false
+    public static let hasMadvCollapse = false
+    public static let hugeZeroWriteAllocatesTHP = true
+    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.folio(site.frame).ksm { return .copy }

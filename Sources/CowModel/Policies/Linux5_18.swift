@@ -24,6 +24,9 @@ public enum Linux5_18: Policy {
     public static let hugetlbForkCopiesPinned = true
     public static let hugetlbRefusesForceWrite = false
     public static let ksmUnmergeUnshares = false
+    public static let hasMadvCollapse = false
+    public static let hugeZeroWriteAllocatesTHP = false
+    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }

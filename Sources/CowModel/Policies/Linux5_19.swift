@@ -30,6 +30,9 @@ public enum Linux5_19: Policy {
     public static let hugetlbForkCopiesPinned = true
     public static let hugetlbRefusesForceWrite = false
     public static let ksmUnmergeUnshares = false
+    public static let hasMadvCollapse = false
+    public static let hugeZeroWriteAllocatesTHP = false
+    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.frames[Int(site.frame)].exclusive { return .reuse }

@@ -25,6 +25,9 @@ public enum Linux5_8: Policy {
     public static let hugetlbForkCopiesPinned = false
     public static let hugetlbRefusesForceWrite = false
     public static let ksmUnmergeUnshares = false
+    public static let hasMadvCollapse = false
+    public static let hugeZeroWriteAllocatesTHP = false
+    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         let head = m.folio(site.frame)

@@ -30,6 +30,9 @@ public enum Linux6_x: Policy {
     public static let hugetlbForkCopiesPinned = true
     public static let hugetlbRefusesForceWrite = true
     public static let ksmUnmergeUnshares = true
+    public static let hasMadvCollapse = true
+    public static let hugeZeroWriteAllocatesTHP = true
+    public static let swapinMapsExclusiveWritable = true
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.frames[Int(site.frame)].exclusive { return .reuse }
