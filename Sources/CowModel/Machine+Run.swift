@@ -223,6 +223,46 @@ extension Machine {
             }
             h += n
         }
+        // Compound pages: every tail lies inside a live large folio of its head (a split
+        // leaves no dangling tail); no freed frame is still in the swap cache.
+        for k in 1..<fc {
+            let fr = s.frames[k]
+            let h = Int(fr.head)
+            if fr.kind != .free {
+                guard h <= k, h < fc, k < h + (1 << Int(s.frames[h].order)), s.frames[h].kind == fr.kind else {
+                    return ("INT-11", "frame \(k) names head \(h), which does not contain it")
+                }
+            } else if fr.swapcache {
+                return ("SWAP", "frame \(k) was freed while in the swap cache")
+            }
+        }
+        // Swap: each slot's count is the number of swap entries naming it; a cached
+        // slot's frame is live and knows its slot; SWP_EXCLUSIVE means count 1 (INT-7).
+        var swapRefs = [Int32](repeating: 0, count: s.swapCount.count)
+        var exclusiveSlots: [Int] = []
+        for p in 0..<s.procCap {
+            for r in 0..<s.regionCap where s.regions[s.regionIndex(p, r)].exists {
+                let base = s.slotIndex(p, r, 0)
+                for k in 0..<Int(s.regions[s.regionIndex(p, r)].pages) where s.slots[base + k].state == .swap {
+                    swapRefs[Int(s.slots[base + k].frame)] += 1
+                    if s.slots[base + k].exclusive { exclusiveSlots.append(Int(s.slots[base + k].frame)) }
+                }
+            }
+        }
+        for slot in 0..<s.swapCount.count {
+            if s.swapCount[slot] != swapRefs[slot] {
+                return ("SWAP", "swap slot \(slot) has count \(s.swapCount[slot]) but \(swapRefs[slot]) swap entries")
+            }
+            let f = Int(s.swapFrame[slot])
+            if f >= 0 && (s.frames[f].kind == .free || !s.frames[f].swapcache || s.frames[f].swapSlot != Int32(slot)) {
+                return ("SWAP", "swap slot \(slot) caches frame \(f), which is not in the swap cache for it")
+            }
+        }
+        if P.tracksExclusive {
+            for slot in exclusiveSlots where s.swapCount[slot] != 1 {
+                return ("INT-7", "an exclusive swap entry names slot \(slot), whose count is \(s.swapCount[slot])")
+            }
+        }
         // INT-6, every era: a writable private anonymous entry is mapped by one mm only.
         for p in 0..<s.procCap {
             for r in 0..<s.regionCap {

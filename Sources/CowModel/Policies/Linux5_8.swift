@@ -3,10 +3,14 @@
 /// 17839856fd58 ("gup: document and work around 'COW can break either way' issue",
 /// 5.8-rc1): `__get_user_pages` adds FOLL_WRITE to every FOLL_GET/FOLL_PIN on a COW
 /// mapping, so the referenced page is exclusive to the caller when the reference is
-/// taken — even for reads, and the zero page gets a real page. On a mapping without
-/// VM_WRITE the forced write fault goes the FOLL_COW way (copy once, keep the PTE
-/// read-only, follow the dirty copy) [D: the spec marks the exact handling U; we
-/// model the reference landing on a private copy, which is what the fault path does].
+/// taken — even for reads, and the zero page gets a real page. The spec marked the
+/// read-only-VMA case unsure; the kernel source settles it (read in Peter Xu's revert,
+/// a308c71bf1e6, which shows the 5.8 code): `should_force_cow_break()` is
+/// `is_cow_mapping(vma->vm_flags) && (flags & (FOLL_GET | FOLL_PIN))` — private file
+/// mappings included — and 5.8 dropped FOLL_FORCE from `can_follow_write_pte()`, leaving
+/// `pte_write(pte) || ((flags & FOLL_COW) && pte_dirty(pte))`. So on a VMA without
+/// VM_WRITE the forced write fault copies once (mapped read-only, dirty), `faultin_page`
+/// sets FOLL_COW, and the retry follows the dirty private copy: the model does exactly that.
 /// fork still shares pinned pages (no early copy until 5.9-rc7), so `pin rw; fork;
 /// write` still loses the pin, and vmsplice *before* fork still leaks (spec §4.3).
 /// 3917c80280c9 (5.8): a write fault on a shared PMD-mapped THP splits the PMD and

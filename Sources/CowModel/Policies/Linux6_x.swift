@@ -14,6 +14,9 @@
 ///   tracking) and the folio's mapcount equals its refcount after the swap cache is
 ///   freed; a folio mapped once (its last sub-page) is not reused (copied).
 /// - ~6.11, c18160dba5ff: swap-in maps an exclusive page writable even on a read fault.
+/// - A write fault on the huge zero PMD allocates a new THP again (Dev Jain, "mm: Allocate
+///   THP on hugezeropage wp-fault", `do_huge_zero_wp_pmd`; the spec marked it unsure,
+///   checked in the kernel history) instead of 5.8 – 6.1's split to zero PTEs.
 /// hugetlb keeps the mapcount rule, so vmsplice on hugetlb still leaks: the cow.c
 /// XFAIL (spec B16, S28) that the oracle names as `isolation`.
 public enum Linux6_x: Policy {

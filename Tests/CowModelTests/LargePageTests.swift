@@ -1,0 +1,134 @@
+@testable import CowModel
+import Testing
+import TestSupport
+
+/// THP, hugetlb, KSM, swap and migration, op by op and era by era (spec §2, §2.8).
+@Suite struct LargePageTests {
+    static let thp = "@thp-order 2\nmmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\n"
+
+    @Test func aWriteFaultAllocatesAPMDMappedTHP() {
+        let m = machine(Linux6_x.self, Self.thp).0
+        let head = m.frame(0, 0, 0)
+        #expect(head.order == 2 && head.entireMapcount == 1 && head.refcount == 1)
+        for i in 0..<4 { #expect(m.entry(0, 0, i).pmd && m.entry(0, 0, i).writable && m.frame(0, 0, i).exclusive) }
+    }
+
+    @Test func aPartialMprotectSplitsThePMDAndConservesTheRefcount() {
+        let m = machine(Linux6_x.self, Self.thp + "mprotect p0 r0 ro from=1 count=1").0
+        #expect(m.s.counters.pmdSplits == 1)
+        #expect(m.frame(0, 0, 0).refcount == 4 && m.frame(0, 0, 0).entireMapcount == 0)
+        for i in 0..<4 { #expect(!m.entry(0, 0, i).pmd && m.frame(0, 0, i).mapcount == 1) }
+        #expect(!m.entry(0, 0, 1).writable && m.entry(0, 0, 2).writable)
+    }
+
+    @Test func aSharedPMDWriteCopiesTheWholeTHPUntil57AndSplitsFrom58() {
+        let text = Self.thp + "fork p0 -> p1\nwrite p0 r0[0] 2"
+        let m57 = machine(Linux5_7.self, text).0
+        #expect(m57.s.counters.copies == 1 && m57.frame(0, 0, 0).order == 2 && m57.entry(0, 0, 3).pmd)
+        let m58 = machine(Linux5_8.self, text).0
+        #expect(m58.s.counters.pmdSplits == 1 && m58.frame(0, 0, 0).order == 0 && !m58.entry(0, 0, 3).pmd)
+        #expect(m58.frame(1, 0, 0).content == 1)
+    }
+
+    @Test func ptemappedLargeFolioReuseArrivesIn615() {
+        // The parent copies one 4K page while the child lives; after the child exits,
+        // its next write to another sub-page reuses the large folio on 6.15+ only.
+        let text = Self.thp + "fork p0 -> p1\nwrite p0 r0[0] 2\nexit p1\nwrite p0 r0[1] 3"
+        let m6 = machine(Linux6_x.self, text).0
+        #expect(m6.s.counters.copies == 1 && m6.s.counters.reuses == 1)
+        let m519 = machine(Linux5_19.self, text).0
+        #expect(m519.s.counters.copies == 2)
+    }
+
+    @Test func splitthpIsRefusedWhilePinnedAndKeepsExclusivity() {
+        let refused = machine(Linux6_x.self, Self.thp + "pin p0 r0[0] -> g0 rw\nsplitthp p0 r0[1]").0
+        #expect(refused.frame(0, 0, 1).head != refused.entry(0, 0, 1).frame)
+        #expect(refused.s.counters.folioSplits == 0)
+        let m = machine(Linux6_x.self, Self.thp + "splitthp p0 r0[1]").0
+        #expect(m.s.counters.folioSplits == 1)
+        for i in 0..<4 {
+            #expect(m.frame(0, 0, i).order == 0 && m.frame(0, 0, i).refcount == 1 && m.frame(0, 0, i).exclusive)
+        }
+    }
+
+    @Test func collapseNeedsMadvCollapseAndAWritablePTE() {
+        let text = Self.thp + "mprotect p0 r0 ro from=1 count=1\nmprotect p0 r0 rw from=1 count=1\nmadvise p0 r0 collapse"
+        let (m6, st6, _) = machine(Linux6_x.self, text)
+        #expect(st6[4] == .executed && m6.entry(0, 0, 0).pmd && m6.frame(0, 0, 0).content == 1)
+        let (_, st5, _) = machine(Linux5_19.self, text)
+        #expect(st5[4] == .failed(.refusedByKernel))
+        let (_, stRO, _) = machine(Linux6_x.self, text + "\nmprotect p0 r0 ro from=1 count=1\nfork p0 -> p1\nmadvise p0 r0 collapse")
+        #expect(stRO[7] == .failed(.refusedByKernel), "all PTEs read-only after fork: SCAN_PAGE_RO")
+    }
+
+    @Test func hugetlbReusesOnMapcountOneEvenWithAReference() {
+        let text = "@thp-order 2\nmmap p0 r0 pages=4 hugetlb\nwrite p0 r0[0] 1\nfork p0 -> p1\nvmsplice p1 r0[0] -> pipe0\nmunmap p1 r0\nwrite p0 r0[0] 2"
+        for m in [machine(Linux5_9.self, text).0.s.counters, machine(Linux6_x.self, text).0.s.counters] {
+            #expect(m.reuses == 1 && m.copies == 0)
+        }
+        let (_, st, _) = machine(Linux6_x.self, "@thp-order 2\nmmap p0 r0 pages=3 hugetlb\nmmap p0 r1 pages=4 hugetlb\nmprotect p0 r1 ro\npokemem p0 r1[0] 4")
+        #expect(st[0] == .skipped(.notApplicable), "not a whole number of huge pages")
+        #expect(st[3] == .failed(.refusedByKernel), "6.2: no FOLL_FORCE writes to hugetlb")
+    }
+
+    @Test func swapOutUnmapsIntoTheSwapCacheAndSwapInRestores() {
+        let text = "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nswapout p0 r0[0]"
+        let m = machine(Linux6_x.self, text).0
+        #expect(m.entry(0, 0, 0).state == .swap && m.entry(0, 0, 0).exclusive)
+        #expect(m.s.counters.framesInUse == 0, "written out: only the slot holds the data")
+        let (m6, _, obs) = machine(Linux6_x.self, text + "\nread p0 r0[0]")
+        #expect(obs[3] == 1 && m6.entry(0, 0, 0).writable, "~6.11: an exclusive swap-in is mapped writable")
+        let m519 = machine(Linux5_19.self, text + "\nread p0 r0[0]").0
+        #expect(!m519.entry(0, 0, 0).writable && m519.frame(0, 0, 0).exclusive && m519.frame(0, 0, 0).swapcache)
+        let m57 = machine(Linux5_7.self, text).0
+        #expect(!m57.entry(0, 0, 0).exclusive, "no SWP_EXCLUSIVE before 5.19")
+    }
+
+    @Test func pinnedPagesStayOutOfSwapFrom511() {
+        let text = "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\npin p0 r0[0] -> g0 rw\nswapout p0 r0[0]"
+        #expect(machine(Linux5_9.self, text).0.entry(0, 0, 0).state == .swap)
+        #expect(machine(Linux5_18.self, text).0.entry(0, 0, 0).state == .present)
+        #expect(machine(Linux6_x.self, text).0.entry(0, 0, 0).state == .present)
+    }
+
+    @Test func forkDuplicatesSwapEntriesAndDropsExclusivity() {
+        let m = machine(Linux6_x.self, "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nswapout p0 r0[0]\nfork p0 -> p1").0
+        #expect(m.s.swapCount[0] == 2)
+        #expect(!m.entry(0, 0, 0).exclusive && !m.entry(1, 0, 0).exclusive)
+    }
+
+    @Test func ksmMergesEqualPagesButNotReferencedOnes() {
+        let text = "mmap p0 r0 pages=3\nwrite p0 r0[0] 9\nwrite p0 r0[1] 9\nwrite p0 r0[2] 9\nvmsplice p0 r0[2] -> pipe0\nmadvise p0 r0 mergeable\nksm"
+        let m = machine(Linux6_x.self, text).0
+        #expect(m.entry(0, 0, 0).frame == m.entry(0, 0, 1).frame)
+        #expect(m.frame(0, 0, 0).ksm && m.frame(0, 0, 0).mapcount == 2 && !m.frame(0, 0, 0).exclusive)
+        #expect(m.entry(0, 0, 2).frame != m.entry(0, 0, 0).frame, "a GUP-referenced page is not merged")
+        #expect(m.s.counters.ksmMerges == 1)
+        // A write to a KSM page copies; 6.2+ unmerge leaves the copy read-only.
+        let w = machine(Linux6_x.self, text + "\nwrite p0 r0[0] 3\nmadvise p0 r0 unmergeable").0
+        #expect(w.s.counters.copies == 1 && w.s.counters.unshares == 1 && !w.entry(0, 0, 1).writable)
+        let w519 = machine(Linux5_19.self, text + "\nmadvise p0 r0 unmergeable").0
+        #expect(w519.entry(0, 0, 1).writable, "≤ 6.1 unmerges with a fake write fault")
+    }
+
+    @Test func migrationMovesDataAndKeepsExclusivityButRefusesPins() {
+        let m = machine(Linux6_x.self, "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nmigrate p0 r0[0]").0
+        #expect(m.entry(0, 0, 0).frame != 1 && m.frame(0, 0, 0).content == 1 && m.frame(0, 0, 0).exclusive)
+        #expect(m.s.counters.migrations == 1)
+        let pinned = machine(Linux6_x.self, "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\npin p0 r0[0] -> g0 rw\nmigrate p0 r0[0]").0
+        #expect(pinned.s.counters.migrations == 0 && pinned.entry(0, 0, 0).frame == 1)
+    }
+
+    @Test func invariantsCatchAMiscountedSplit() {
+        var m = Machine<Linux6_x>()
+        let prog = program(Self.thp)
+        m.load(prog)
+        for (i, op) in prog.ops.enumerated() { _ = m.apply(op, index: i) }
+        #expect(m.checkInvariants() == nil)
+        m.s.frames[1].refcount += 1
+        #expect(m.checkInvariants()?.0 == "INT-1")
+        m.s.frames[1].refcount -= 1
+        m.s.frames[3].head = 9
+        #expect(m.checkInvariants() != nil)
+    }
+}
