@@ -133,9 +133,14 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
     Decisions: COPY (the faulting process gets a new frame), REUSE (it keeps the frame and
     maps it writable), UNSHARE (a R/O pin makes the page exclusive first), EAGER COPY (fork
     gives the child its own copy), SHARE (fork maps the frame in both, read-only).
+    r counts every holder: mappings, pins, pipe buffers, the swap cache, and the LRU-add
+    batch that holds a new page until it is drained.
 
 
     """
+    out += "The policies:\n"
+    for p in policies { out += "  \(p.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(p.kernels): \(p.summary)\n" }
+    out += "\n"
     // Pages named by the program, in first-use order.
     var named: [(Int, Int, Int)] = []
     func note(_ p: Int, _ r: Int, _ i: Int) { if !named.contains(where: { $0 == (p, r, i) }) { named.append((p, r, i)) } }
