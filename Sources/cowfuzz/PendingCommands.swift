@@ -1,9 +1,5 @@
 import CowModel
 /// Commands that later issues fill in. Each is replaced by its own file.
-func runFuzz(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("fuzz is not built yet") }
-func runShrink(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("shrink is not built yet") }
-func runCompare(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("compare is not built yet") }
-func runBench(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("bench is not built yet") }
 func runExportCCommand(_ args: ArraySlice<String>) throws -> Int32 { throw UsageError("export-c is not built yet") }
 /// Hidden subcommands used internally (e.g. the real-kernel executor); nil if `name` is not one.
 func hiddenCommand(_ name: String) -> ((ArraySlice<String>) -> Int32)? { nil }

@@ -1,0 +1,147 @@
+import CowModel
+import CowOracle
+import Foundation
+
+/// Reading the `.cow` programs of `corpus/` and `crashes/`.
+public enum CorpusStore {
+    /// Every parseable `.cow` file under `dir`, sorted by path; unreadable files are skipped.
+    public static func programs(in dir: String) -> [(path: String, program: Program)] {
+        let fm = FileManager.default
+        guard let names = try? fm.subpathsOfDirectory(atPath: dir) else { return [] }
+        var out: [(String, Program)] = []
+        for name in names.sorted() where name.hasSuffix(".cow") {
+            let path = (dir as NSString).appendingPathComponent(name)
+            guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8),
+                  let prog = try? Program(parsing: text, file: path) else { continue }
+            out.append((path, prog))
+        }
+        return out
+    }
+}
+
+/// The JSON sidecar of a crash file.
+public struct CrashRecord: Hashable, Sendable, Codable {
+    public static let formatVersion = 1
+    public var formatVersion: Int
+    public var signature: String
+    public var kind: String
+    public var opKind: String?
+    public var policies: [String]
+    public var file: String
+    public var ops: Int
+    public var originalOps: Int
+    public var seed: UInt64
+    public var programIndex: Int
+    public var origin: String
+    public var swarm: [String]
+    public var foundAtSeconds: Double
+    public var foundAfterPrograms: Int
+    public var predicateCalls: Int
+    public var shrinkPasses: [ShrinkPassStats]
+    /// The verdicts of every registered policy, as in the `@expect` lines.
+    public var verdicts: [String: String]
+    public var found: String
+    public var replay: String
+
+    /// Decodes a sidecar, rejecting an unknown `formatVersion` clearly.
+    public static func decode(_ data: Data) throws -> CrashRecord {
+        struct Version: Decodable { var formatVersion: Int? }
+        let v = try JSONDecoder().decode(Version.self, from: data)
+        guard v.formatVersion == formatVersion else {
+            throw CrashStoreError.unsupportedVersion(v.formatVersion)
+        }
+        return try JSONDecoder().decode(CrashRecord.self, from: data)
+    }
+}
+
+public enum CrashStoreError: Error, CustomStringConvertible {
+    case unsupportedVersion(Int?)
+    case write(String, String)
+
+    public var description: String {
+        switch self {
+        case let .unsupportedVersion(v):
+            "unsupported crash sidecar formatVersion \(v.map(String.init) ?? "(missing)") (this cowfuzz reads \(CrashRecord.formatVersion))"
+        case let .write(path, why): "cannot write \(path): \(why)"
+        }
+    }
+}
+
+/// Writes findings to `crashes/<slug>-<hash>.cow` plus a JSON sidecar, atomically
+/// (a temporary file in the same directory, then `rename`), so a reader never sees a
+/// half-written reproducer and an interrupted run leaves no debris.
+public struct CrashWriter: Sendable {
+    public var directory: String
+
+    public init(directory: String) { self.directory = directory }
+
+    /// The text of a finding's crash file: a header comment saying what it is, how it
+    /// was found and the one command that replays it; `@expect` lines for every
+    /// registered policy as observed; the canonical program.
+    public static func text(_ f: Finding, path: String, seed: UInt64, commandLine: String) -> (String, [String: String]) {
+        let checker = ProgramChecker(policies: PolicyRegistry.all, options: RunOptions(paranoid: true))
+        var prog = f.program.bare
+        let outcomes = checker.check(prog)
+        var verdicts: [String: String] = [:]
+        prog.expectations = outcomes.map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
+        for o in outcomes { verdicts[o.policy] = o.verdicts.text }
+        var comments = [
+            " \(f.signature.text)",
+            " Found by '\(commandLine)' (seed \(seed)), program #\(f.programIndex) (\(f.origin == .mutant ? "a mutant of a pool program" : "a fresh program"), \(f.originalOps) ops),",
+        ]
+        if let s = f.shrink {
+            comments.append(" shrunk to \(f.program.ops.count) ops in \(s.predicateCalls) predicate calls\(s.complete ? "" : " (stopped early: may not be minimal)").")
+        }
+        if !f.swarm.isEmpty { comments.append(" Swarm: \(f.swarm.map(\.name).joined(separator: ","))") }
+        if let example = outcomes.first(where: { o in f.signature.policies.contains(o.policy) })?.violations.first(where: {
+            FindingKind($0.verdict) == f.signature.kind
+        }) {
+            comments.append(" \(example.description)")
+        }
+        comments.append(" Replay: cowfuzz replay \(path)")
+        if let p = f.signature.policies.first { comments.append(" Explain: cowfuzz explain \(path) --policy \(p)") }
+        prog.comments = comments
+        return (prog.text, verdicts)
+    }
+
+    /// Writes the finding and its sidecar; returns the `.cow` path.
+    @discardableResult
+    public func write(_ f: Finding, seed: UInt64, commandLine: String) throws -> String {
+        let fm = FileManager.default
+        do {
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw CrashStoreError.write(directory, "\(error.localizedDescription)")
+        }
+        let stem = f.signature.fileStem
+        let path = (directory as NSString).appendingPathComponent(stem + ".cow")
+        let (text, verdicts) = CrashWriter.text(f, path: path, seed: seed, commandLine: commandLine)
+        let record = CrashRecord(
+            formatVersion: CrashRecord.formatVersion, signature: f.signature.text, kind: f.signature.kind.name,
+            opKind: f.signature.opKind?.name, policies: f.signature.policies, file: path, ops: f.program.ops.count,
+            originalOps: f.originalOps, seed: seed, programIndex: f.programIndex, origin: f.origin.rawValue,
+            swarm: f.swarm.map(\.name), foundAtSeconds: f.foundAtSeconds, foundAfterPrograms: f.foundAfterPrograms,
+            predicateCalls: f.shrink?.predicateCalls ?? 0, shrinkPasses: f.shrink?.passes ?? [], verdicts: verdicts,
+            found: commandLine, replay: "cowfuzz replay \(path)")
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let json = try enc.encode(record)
+        try CrashWriter.atomicWrite(Data(text.utf8), to: path)
+        try CrashWriter.atomicWrite(json + Data("\n".utf8), to: (directory as NSString).appendingPathComponent(stem + ".json"))
+        return path
+    }
+
+    /// Writes `data` to a temporary file next to `path`, then renames it over `path`.
+    public static func atomicWrite(_ data: Data, to path: String) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        let tmp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".tmp.\(getpid())"
+        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
+            throw CrashStoreError.write(tmp, "cannot create the file")
+        }
+        if rename(tmp, path) != 0 {
+            let why = String(cString: strerror(errno))
+            unlink(tmp)
+            throw CrashStoreError.write(path, why)
+        }
+    }
+}

@@ -1,0 +1,42 @@
+import CowModel
+
+/// Whether a signature was new to this run's stores.
+public enum FindingStatus: String, Hashable, Sendable, Codable {
+    /// Not in `corpus/` nor `crashes/`: shrunk and written to `crashes/`.
+    case new
+    /// A corpus program shows it.
+    case known
+    /// A file already in `crashes/` shows it (found by an earlier run, not triaged yet).
+    case seen
+}
+
+/// How a finding's first program came to be.
+public enum ProgramOrigin: String, Hashable, Sendable, Codable {
+    case generated
+    case mutant
+}
+
+/// One distinct signature met by a run: its reproducer and how it was found.
+public struct Finding: Sendable {
+    public var signature: Signature
+    public var status: FindingStatus
+    /// The reproducer: the shrunk program (new), or the stored one (known, seen).
+    public var program: Program
+    /// Its file: in `crashes/` (new, seen) or `corpus/` (known); nil when not written.
+    public var path: String?
+    /// Programs of this run that showed the signature.
+    public var hits: Int
+    /// The first program that showed it: its index in the run and how it was made.
+    public var programIndex: Int
+    public var origin: ProgramOrigin
+    public var originalOps: Int
+    /// Seconds from the start of the run and programs run when it was first seen.
+    public var foundAtSeconds: Double
+    public var foundAfterPrograms: Int
+    /// The op kinds of the program's swarm draw (fresh programs only).
+    public var swarm: [OpKind]
+    /// The shrinker's figures (new findings only).
+    public var shrink: ShrinkResult?
+
+    public var ops: Int { program.ops.count }
+}

@@ -1,0 +1,225 @@
+import CowModel
+import CowOracle
+import Foundation
+
+/// Predicate calls of one shrinking pass.
+public struct ShrinkPassStats: Hashable, Sendable, Codable {
+    public var pass: String
+    /// Candidates run on the policies (memo misses).
+    public var calls = 0
+    /// Candidates answered by the memo (same canonical text seen before).
+    public var memoHits = 0
+    /// Candidates that kept the signature and were taken.
+    public var accepted = 0
+}
+
+/// The outcome of shrinking one program.
+public struct ShrinkResult: Sendable {
+    public var program: Program
+    public var signature: Signature
+    public var originalOps: Int
+    /// Per pass, in pass order, summed over rounds.
+    public var passes: [ShrinkPassStats]
+    public var rounds: Int
+    public var seconds: Double
+    /// False when the shrinker was stopped before reaching a fixpoint.
+    public var complete: Bool
+
+    public var predicateCalls: Int { passes.reduce(0) { $0 + $1.calls } }
+    public var memoHits: Int { passes.reduce(0) { $0 + $1.memoHits } }
+}
+
+/// Shrinks a program to a 1-minimal, canonical program with the same signature.
+///
+/// The predicate demands the *same* signature (kind, observing op kind, exact policy
+/// set) at every step: a candidate that fails differently is not progress. It is
+/// memoised by the candidate's canonical text, and a candidate is only tried when it
+/// is shortlex-smaller than the current program (fewer ops, then smaller names,
+/// indices and values), so the result is never longer and shrinking terminates.
+/// Passes, in order, repeated until a whole round changes nothing:
+///
+/// 1. `truncate`: drop the ops after the observation that shows the finding;
+/// 2. `ddmin`: delta debugging over chunks of ops (Zeller and Hildebrandt, 2002);
+/// 3. `remove-one`: every single op, last to first (this makes the result 1-minimal);
+/// 4. `simplify`: operands, simplest variant first (fewer pages, no range, lower page
+///    indices and processes, fewer pin flags, anonymous private non-huge backing);
+/// 5. `values`: values renumbered 1, 2, … in order of first appearance;
+/// 6. `rename`: canonical names `p0, p1…`, `r0…`, `g0…`, `pipe0…`.
+///
+/// A class because its identity is the executor's buffers and the memo; one per thread.
+public final class Shrinker {
+    public let executor: DifferentialExecutor
+    var memo: [String: Bool] = [:]
+    var summary: ExecutionSummary
+    var target = SignatureKey(kind: .isolation, op: 255, policies: 0)
+    var stats: [ShrinkPassStats] = []
+    var pass = 0
+    /// Polled between candidates: when it returns true the shrinker stops and returns
+    /// the best program so far (which still has the signature).
+    public var shouldStop: () -> Bool = { false }
+
+    public static let passNames = ["truncate", "ddmin", "remove-one", "simplify", "values", "rename"]
+
+    public init(policies: [PolicyEntry], diff: (Int, Int)? = nil) {
+        executor = DifferentialExecutor(policies: policies, diff: diff)
+        summary = ExecutionSummary(policies: policies.count)
+    }
+
+    public convenience init(executor: DifferentialExecutor) {
+        self.init(policies: executor.policies, diff: executor.diff)
+    }
+
+    /// The key of `signature` over this shrinker's policies; nil if it names a policy
+    /// that is not selected.
+    public func key(for signature: Signature) -> SignatureKey? {
+        var mask: UInt32 = 0
+        for name in signature.policies {
+            guard let k = executor.policyNames.firstIndex(of: name) else { return nil }
+            mask |= 1 << UInt32(k)
+        }
+        return SignatureKey(kind: signature.kind, op: signature.opKind?.rawValue ?? 255, policies: mask)
+    }
+
+    /// True when `program` shows exactly `signature` (not memoised).
+    public func hasSignature(_ program: Program, _ signature: Signature) -> Bool {
+        guard let k = key(for: signature) else { return false }
+        executor.run(program, into: &summary)
+        return summary.keys.contains(k)
+    }
+
+    /// The memoised predicate, counted against the current pass.
+    func test(_ candidate: Program) -> Bool {
+        let text = candidate.text
+        if let r = memo[text] {
+            stats[pass].memoHits += 1
+            return r
+        }
+        stats[pass].calls += 1
+        executor.run(candidate, into: &summary)
+        let r = summary.keys.contains(target)
+        memo[text] = r
+        return r
+    }
+
+    /// Shrinks `program`, which must show `signature`, to a 1-minimal canonical program
+    /// that shows it too. If `program` does not show it, returns it unchanged.
+    public func shrink(_ program: Program, keeping signature: Signature) -> ShrinkResult {
+        let start = Date()
+        memo.removeAll(keepingCapacity: true)
+        stats = Shrinker.passNames.map { ShrinkPassStats(pass: $0) }
+        var current = program.bare
+        var result = ShrinkResult(program: current, signature: signature, originalOps: program.ops.count,
+                                  passes: stats, rounds: 0, seconds: 0, complete: false)
+        guard let k = key(for: signature) else { return result }
+        target = k
+        pass = 0
+        guard test(current) else { return result }
+        var stopped = false
+        /// Tries a candidate; takes it if shortlex-smaller and it keeps the signature.
+        func attempt(_ c: Program) -> Bool {
+            if stopped || shouldStop() { stopped = true; return false }
+            guard c.isShortlexSmaller(than: current), test(c) else { return false }
+            current = c
+            stats[pass].accepted += 1
+            return true
+        }
+        var rounds = 0
+        var progress = true
+        while progress && !stopped {
+            progress = false
+            rounds += 1
+            // 1. truncate after the observation that shows the finding.
+            pass = 0
+            for cut in truncationPoints(current, signature) where cut < current.ops.count {
+                var c = current
+                c.ops.removeSubrange(cut...)
+                if attempt(c) { progress = true; break }
+            }
+            // 2. ddmin over chunks.
+            pass = 1
+            var n = 2
+            while current.ops.count >= 2 && !stopped {
+                let len = current.ops.count
+                let chunk = max(1, (len + n - 1) / n)
+                var removed = false
+                var lo = 0
+                while lo < len {
+                    var c = current
+                    c.ops.removeSubrange(lo..<min(len, lo + chunk))
+                    if attempt(c) { removed = true; break }
+                    lo += chunk
+                }
+                if removed {
+                    progress = true
+                    n = max(n - 1, 2)
+                } else {
+                    if chunk == 1 { break }
+                    n = min(n * 2, len)
+                }
+            }
+            // 3. single ops, last to first.
+            pass = 2
+            var i = current.ops.count - 1
+            while i >= 0 && !stopped {
+                var c = current
+                c.ops.remove(at: i)
+                if attempt(c) { progress = true }
+                i = min(i - 1, current.ops.count - 1)
+            }
+            // 4. operands, simplest variant first.
+            pass = 3
+            var j = 0
+            while j < current.ops.count && !stopped {
+                for v in current.ops[j].simplerVariants {
+                    var c = current
+                    c.ops[j] = v
+                    if attempt(c) { progress = true; break }
+                }
+                j += 1
+            }
+            if let o = current.thpOrder, o != Program.defaultThpOrder {
+                var c = current
+                c.thpOrder = nil
+                if attempt(c) { progress = true }
+            }
+            // 5 and 6. values, then names.
+            pass = 4
+            var c = current
+            c.ops = current.canonicallyRenamed.ops.enumerated().map { idx, op in
+                // Values only: keep the names of `current`.
+                var values: [UInt8] = []
+                op.visitNames { kind, x in if kind == 4 { values.append(UInt8(x)) } }
+                var it = values.makeIterator()
+                return current.ops[idx].rewritten(value: { _ in it.next()! })
+            }
+            if attempt(c) { progress = true }
+            pass = 5
+            if attempt(current.canonicallyRenamed) { progress = true }
+        }
+        result.program = current
+        result.passes = stats
+        result.rounds = rounds
+        result.seconds = Date().timeIntervalSince(start)
+        result.complete = !stopped
+        return result
+    }
+
+    /// Where to cut: after the first, then after the last op that shows the finding.
+    func truncationPoints(_ program: Program, _ signature: Signature) -> [Int] {
+        guard signature.kind != .leak else { return [] }
+        let checker = ProgramChecker(policies: executor.policies)
+        let outcomes = checker.check(program)
+        var idx: [Int] = []
+        if signature.kind == .divergence, let (a, b) = executor.diff {
+            if let d = Signature.firstDifference(program, outcomes[a].result.trace, outcomes[b].result.trace) { idx.append(d) }
+        } else {
+            for o in outcomes where signature.policies.contains(o.policy) {
+                for v in o.violations where FindingKind(v.verdict) == signature.kind && v.opKind == signature.opKind {
+                    idx.append(v.op)
+                }
+            }
+        }
+        guard let lo = idx.min(), let hi = idx.max() else { return [] }
+        return lo == hi ? [lo + 1] : [lo + 1, hi + 1]
+    }
+}
