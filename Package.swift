@@ -22,6 +22,7 @@ let package = Package(
         .testTarget(name: "CowModelTests", dependencies: ["CowModel", "TestSupport"]),
         .testTarget(name: "CowOracleTests", dependencies: ["CowOracle", "CowModel", "TestSupport"]),
         .testTarget(name: "CowFuzzTests", dependencies: ["CowFuzz", "CowOracle", "CowModel", "TestSupport"]),
+        .testTarget(name: "CowCLITests", dependencies: ["TestSupport"]),
         .testTarget(name: "CowRealTests", dependencies: ["CowReal", "CowModel", "TestSupport"]),
     ]
 )

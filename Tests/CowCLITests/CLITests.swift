@@ -1,0 +1,74 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The command line as a user meets it: exit statuses and one-line errors.
+@Suite struct CLITests {
+    @Test func replayOfTheCorpusMeetsEveryExpectation() throws {
+        let r = try runCowfuzz(["replay", packageRoot.appendingPathComponent("corpus").path])
+        #expect(r.status == 0, "\(r.out)\(r.err)")
+        #expect(r.out.contains("cve-2020-29374-vmsplice-unmap-child.cow"))
+        #expect(r.out.contains("0 with a failed expectation"))
+    }
+
+    @Test func aParseErrorIsOneLineNamingFileLineAndColumnWithStatus2() throws {
+        let dir = try temporaryDirectory()
+        let f = dir.appendingPathComponent("bad.cow")
+        try "# cowfuzz 1\nmmap p0 r0 pages=1\nwrite p0 r0[0] 300\n".write(to: f, atomically: true, encoding: .utf8)
+        let r = try runCowfuzz(["replay", f.path])
+        #expect(r.status == 2)
+        let lines = r.err.split(separator: "\n")
+        #expect(lines.count == 1, "\(r.err)")
+        #expect(r.err.contains("bad.cow:3:16: expected a value from 1 to 255"), "\(r.err)")
+    }
+
+    @Test func aFailedExpectationExitsWith1() throws {
+        let dir = try temporaryDirectory()
+        let f = dir.appendingPathComponent("wrong.cow")
+        try """
+        # cowfuzz 1
+        @expect linux-5.7 clean
+        mmap p0 r0 pages=1
+        write p0 r0[0] 1
+        fork p0 -> p1
+        vmsplice p1 r0[0] -> pipe0
+        munmap p1 r0
+        write p0 r0[0] 2
+        readpipe pipe0
+        """.write(to: f, atomically: true, encoding: .utf8)
+        let r = try runCowfuzz(["replay", f.path])
+        #expect(r.status == 1)
+        #expect(r.out.contains("FAIL") && r.out.contains("expected clean, got isolation"), "\(r.out)")
+    }
+
+    @Test(arguments: [
+        ["frobnicate"],
+        ["replay"],
+        ["replay", "/nonexistent/x.cow"],
+        ["replay", "corpus", "--policies", "linux-9.9"],
+        ["replay", "corpus", "--bogus"],
+        ["explain"],
+    ])
+    func badUsageExitsWith2AndOneLine(args: [String]) throws {
+        let r = try runCowfuzz(args, cwd: packageRoot)
+        #expect(r.status == 2, "\(args): \(r.status) \(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1, "\(args): \(r.err)")
+    }
+
+    @Test func explainShowsTheMechanism() throws {
+        let r = try runCowfuzz(["explain", packageRoot.appendingPathComponent("corpus/cve-2020-29374-vmsplice-unmap-child.cow").path,
+                                "--policies", "linux-5.7,linux-5.9"])
+        #expect(r.status == 0)
+        #expect(r.out.contains("REUSE f1"))
+        #expect(r.out.contains("COPY f1→f2"))
+        #expect(r.out.contains("isolation (as expected)"))
+    }
+
+    @Test func policiesListsEveryEra() throws {
+        let r = try runCowfuzz(["policies"])
+        #expect(r.status == 0)
+        for name in ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9", "linux-5.18", "linux-5.19", "linux-6.x"] {
+            #expect(r.out.contains(name))
+        }
+    }
+}
