@@ -17,12 +17,14 @@ let package = Package(
         .target(name: "CowFuzz", dependencies: ["CowOracle", "CowModel"]),
         .target(name: "CRealKernel"),
         .target(name: "CowReal", dependencies: ["CowModel", "CRealKernel"]),
+        // The real backend's helper process (plain C): the Swift side spawns it and never forks itself.
+        .executableTarget(name: "CowRealExec", dependencies: ["CRealKernel"]),
         .executableTarget(name: "cowfuzz", dependencies: ["CowFuzz", "CowReal", "CowOracle", "CowModel"]),
         .target(name: "TestSupport", dependencies: ["CowModel"], path: "Tests/TestSupport"),
         .testTarget(name: "CowModelTests", dependencies: ["CowModel", "TestSupport"]),
         .testTarget(name: "CowOracleTests", dependencies: ["CowOracle", "CowModel", "TestSupport"]),
         .testTarget(name: "CowFuzzTests", dependencies: ["CowFuzz", "CowOracle", "CowModel", "TestSupport"]),
         .testTarget(name: "CowCLITests", dependencies: ["TestSupport"]),
-        .testTarget(name: "CowRealTests", dependencies: ["CowReal", "CowModel", "TestSupport"]),
+        .testTarget(name: "CowRealTests", dependencies: ["CowReal", "CowOracle", "CowModel", "TestSupport"]),
     ]
 )
