@@ -1,0 +1,22 @@
+// Built with `Scripts/libfuzzer.sh` (`-sanitize=fuzzer -parse-as-library -D COWFUZZ_LIBFUZZER`)
+// this file is empty and libFuzzer's own `main` drives `LLVMFuzzerTestOneInput`. In a
+// plain `swift build` it is a small replayer, like libFuzzer's standalone driver: it runs
+// each FILE through the entry point (and traps on a finding, as the fuzzer would).
+#if !COWFUZZ_LIBFUZZER
+import Foundation
+
+let files = CommandLine.arguments.dropFirst()
+if files.isEmpty || files.contains("-h") || files.contains("--help") {
+    print("usage: CowLibFuzzer FILE…  (replays libFuzzer inputs; build the fuzzer with Scripts/libfuzzer.sh)")
+    exit(files.isEmpty ? 2 : 0)
+}
+for path in files {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        FileHandle.standardError.write("CowLibFuzzer: cannot read \(path)\n".data(using: .utf8)!)
+        exit(2)
+    }
+    let bytes = [UInt8](data)
+    _ = bytes.withUnsafeBufferPointer { cowfuzzTestOneInput($0.baseAddress, $0.count) }
+    print("\(path): no finding")
+}
+#endif
