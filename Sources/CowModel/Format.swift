@@ -429,7 +429,9 @@ private struct Parser {
         }
         var schedule: [UInt8] = []
         var col = last.column + 9
-        for part in last.text.dropFirst(9).split(separator: ",", omittingEmptySubsequences: false) {
+        // An empty schedule ("schedule=") runs the lanes one after the other.
+        let listed = last.text.dropFirst(9)
+        for part in listed.isEmpty ? [] : listed.split(separator: ",", omittingEmptySubsequences: false) {
             guard let v = UInt8(part), v < 8 else { throw fail(col, "expected a lane number from 0 to 7 in the schedule, found '\(part)'") }
             schedule.append(v)
             col += part.count + 1

@@ -31,6 +31,9 @@ public struct StepView: Hashable, Sendable {
     public var observed: Int16
     public var events: [Event]
     public var pages: [PageView]
+    /// For a `race`: its steps in schedule order, each with its lane, process and the
+    /// state after it (empty for other ops).
+    public var substeps: [RaceSubstep] = []
 }
 
 extension Machine {
@@ -39,12 +42,16 @@ extension Machine {
         var m = Machine<P>()
         m.load(program)
         m.s.tracing = true
+        m.s.laneStatuses.removeAll()
         var out: [StepView] = []
         for (i, op) in program.ops.enumerated() {
             let before = m.s.events.count
+            m.s.raceTrace.removeAll()
             let (st, obs) = m.apply(op, index: i)
             let ev = Array(m.s.events[before...])
-            out.append(StepView(index: i, op: op, status: st, observed: obs, events: ev, pages: m.pageViews()))
+            var view = StepView(index: i, op: op, status: st, observed: obs, events: ev, pages: m.pageViews())
+            view.substeps = m.s.raceTrace
+            out.append(view)
         }
         return out
     }

@@ -40,6 +40,7 @@ extension Machine {
     public mutating func run(_ program: Program, options: RunOptions = RunOptions(), into result: inout RunResult) {
         load(program)
         s.tracing = options.tracing
+        s.laneStatuses.removeAll(keepingCapacity: true)
         let n = program.ops.count
         result.trace.statuses.removeAll(keepingCapacity: true)
         result.trace.observed.removeAll(keepingCapacity: true)
@@ -56,6 +57,8 @@ extension Machine {
         if result.invariants.isEmpty, let v = checkInvariants() {
             result.invariants.append(InvariantViolation(op: max(0, n - 1), id: v.0, message: v.1))
         }
+        result.trace.laneStatuses.removeAll(keepingCapacity: true)
+        result.trace.laneStatuses.append(contentsOf: s.laneStatuses)
         s.currentOp = Int32(n)
         let (leaked, cached) = teardown()
         result.leaked = leaked

@@ -185,6 +185,10 @@ public struct MachineState: Sendable {
     public var events: [Event] = []
     public var tracing = false
     public var currentOp: Int32 = 0
+    /// The status of every lane of every race so far, in program order (`Trace.laneStatuses`).
+    public var laneStatuses: [OpStatus] = []
+    /// The steps of races, for `explain` (recorded only when tracing).
+    public var raceTrace: [RaceSubstep] = []
 
     public var procCap = 0
     public var regionCap = 0

@@ -46,14 +46,19 @@ public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable {
 public struct Trace: Hashable, Sendable {
     public var statuses: [OpStatus]
     public var observed: [Int16]
+    /// The status of each lane of each `race` op, in program order (lanes.count entries
+    /// per race, skipped races included): the oracle applies only the lanes that ran.
+    public var laneStatuses: [OpStatus]
 
-    public init(statuses: [OpStatus], observed: [Int16]) {
+    public init(statuses: [OpStatus], observed: [Int16], laneStatuses: [OpStatus] = []) {
         self.statuses = statuses
         self.observed = observed
+        self.laneStatuses = laneStatuses
     }
 
     public init(count: Int) {
         statuses = Array(repeating: .skipped(.notApplicable), count: count)
         observed = Array(repeating: -1, count: count)
+        laneStatuses = []
     }
 }

@@ -46,15 +46,17 @@ public final class ProgramChecker {
     public func check(_ program: Program) -> [PolicyOutcome] {
         let everWritten = Reference.writtenValues(program)
         var cache: [OpStatus] = []
+        var cacheLanes: [OpStatus] = []
         var cachedAcceptance: [Acceptance?] = []
         var out: [PolicyOutcome] = []
         out.reserveCapacity(policies.count)
         for k in policies.indices {
             runners[k].run(program, options: options, into: &results[k])
             let r = results[k]
-            if cachedAcceptance.isEmpty || r.trace.statuses != cache {
+            if cachedAcceptance.isEmpty || r.trace.statuses != cache || r.trace.laneStatuses != cacheLanes {
                 cache = r.trace.statuses
-                cachedAcceptance = Reference.evaluate(program, statuses: cache)
+                cacheLanes = r.trace.laneStatuses
+                cachedAcceptance = Reference.evaluate(program, statuses: cache, laneStatuses: cacheLanes)
             }
             var violations = Checker.judgeObservations(program, trace: r.trace, acceptance: cachedAcceptance,
                                                        policy: policies[k].name, everWritten: everWritten)
@@ -76,14 +78,15 @@ public enum Checker {
 
     /// Judges an externally produced trace (the real kernel) against the reference.
     public static func judge(_ program: Program, trace: Trace, policy: String = "real") -> [Violation] {
-        let acceptance = Reference.evaluate(program, statuses: trace.statuses)
+        let acceptance = Reference.evaluate(program, statuses: trace.statuses, laneStatuses: trace.laneStatuses)
         return judgeObservations(program, trace: trace, acceptance: acceptance, policy: policy,
                                  everWritten: Reference.writtenValues(program))
     }
 
     /// The values the reference accepts for every observing op, given the statuses of a run.
-    public static func acceptance(_ program: Program, statuses: [OpStatus]) -> [Acceptance?] {
-        Reference.evaluate(program, statuses: statuses)
+    /// `laneStatuses` (the trace's) make races exact; without them races are judged leniently.
+    public static func acceptance(_ program: Program, statuses: [OpStatus], laneStatuses: [OpStatus] = []) -> [Acceptance?] {
+        Reference.evaluate(program, statuses: statuses, laneStatuses: laneStatuses)
     }
 
     static func judgeObservations(_ program: Program, trace: Trace, acceptance: [Acceptance?], policy: String,

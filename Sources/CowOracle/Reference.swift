@@ -92,6 +92,10 @@ public struct Reference {
     var pipes: [[Ref]] = []
     var everWritten = ValueSet(0)
     var procCap = 1, regionCap = 1, pageCap = 1
+    /// After a race: the other serializations' states ("worlds"; see Reference+Race.swift).
+    var alternatives: [Reference] = []
+    /// A race has run: ops are applied to a world only where their names exist.
+    var guarded = false
 
     public init() {}
 
@@ -141,8 +145,9 @@ public struct Reference {
         }
     }
 
-    /// Applies one op that ran; returns the acceptance for an observation.
-    mutating func apply(_ op: Op) -> Acceptance? {
+    /// Applies one op that ran to this world; returns the acceptance for an observation.
+    /// (`step` applies an op to every world and handles races.)
+    mutating func applyOne(_ op: Op) -> Acceptance? {
         switch op {
         case let .mmap(p, r, pages, backing, _):
             var info = RegionInfo(exists: true, pages: pages, backing: backing)
@@ -274,12 +279,21 @@ public struct Reference {
     }
 
     /// The acceptance of every observing op of a program run with these statuses.
-    public static func evaluate(_ program: Program, statuses: [OpStatus]) -> [Acceptance?] {
+    /// `laneStatuses`: the run's `Trace.laneStatuses`; without them every lane of a race
+    /// may or may not have run (lenient).
+    public static func evaluate(_ program: Program, statuses: [OpStatus], laneStatuses: [OpStatus] = []) -> [Acceptance?] {
         var ref = Reference()
         ref.reset(program)
         var out: [Acceptance?] = Array(repeating: nil, count: program.ops.count)
-        for (i, op) in program.ops.enumerated() where i < statuses.count && statuses[i].executed {
-            out[i] = ref.apply(op)
+        var lane = 0
+        for (i, op) in program.ops.enumerated() {
+            var lanes: ArraySlice<OpStatus>?
+            if case let .race(l, _) = op {
+                if lane + l.count <= laneStatuses.count { lanes = laneStatuses[lane..<(lane + l.count)] }
+                lane += l.count
+            }
+            guard i < statuses.count && statuses[i].executed else { continue }
+            out[i] = ref.step(op, lanes: lanes)
         }
         return out
     }
