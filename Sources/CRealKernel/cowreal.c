@@ -628,9 +628,30 @@ struct cf_pg {
 
 struct cf_reg {
 	int exists, pages, backing, huge;
+	/* Huge regions of a program whose huge-page order is below 9 are scaled: the model's
+	 * huge page of 2^order pages becomes a real 2 MiB one, model page i of huge page j
+	 * becomes real page 512*j + i%2^order. phase: the model offset of page 0 in its huge
+	 * page (nonzero after an unaligned mremap). */
+	int order, phase;
 	uint64_t addr;
 	struct cf_pg *pg;
 };
+
+/* The real page offset of model boundary b (0 <= b <= pages) of a region. */
+static uint64_t cf_map(const struct cf_reg *g, long b)
+{
+	if (g->huge == CF_HUGE_NONE || g->order >= 9 || g->order < 0) return (uint64_t)b;
+	long m = 1L << g->order;
+	long x = g->phase + b;
+	return (uint64_t)((x / m) * 512 + x % m) - (uint64_t)((g->phase / m) * 512 + g->phase % m);
+}
+
+static uint64_t cf_va(const struct cf_reg *g, long page) { return g->addr + cf_map(g, page) * CF_PAGE; }
+
+static uint64_t cf_span(const struct cf_reg *g, long from, long count)
+{
+	return (cf_map(g, from + count) - cf_map(g, from)) * CF_PAGE;
+}
 
 struct cf_proc {
 	int alive;
@@ -674,6 +695,7 @@ struct cf_options {
 	int tiers;
 	int timeout_ms;
 	int hang_op; /* test hook: the process of this op sleeps forever instead */
+	int thp_order; /* the program's huge-page order (@thp-order); 9 on x86-64 needs no scaling */
 };
 
 static struct cf_features cf_feat;
@@ -686,6 +708,7 @@ struct cf_run {
 	pid_t pgid;
 	double deadline;
 	int timedout, partial, aborted;
+	int thp_order;
 	struct cf_options opt;
 	uint64_t pfn_key[CF_PFN_SLOTS];
 	int pfn_val[CF_PFN_SLOTS];
@@ -760,7 +783,7 @@ static void cf_observe_page(struct cf_run *R, int p, int r, int page, struct cf_
 	s->r = r;
 	s->page = page;
 	s->mapcount = -1;
-	uint64_t va = P->reg[r].addr + (uint64_t)page * CF_PAGE;
+	uint64_t va = cf_va(&P->reg[r], page);
 	uint64_t e = 0;
 	if (P->pmfd < 0 || pread(P->pmfd, &e, 8, (off_t)(va / CF_PAGE * 8)) != 8) {
 		s->flags |= CF_PF_FLAGS_UNKNOWN;
@@ -1072,7 +1095,10 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			return;
 		}
 		c.op = K_MMAP;
-		c.len = (uint64_t)op->pages * CF_PAGE;
+		g->huge = op->flags;
+		g->order = op->flags == CF_HUGE_NONE ? 9 : R->thp_order;
+		g->phase = 0;
+		c.len = cf_span(g, 0, op->pages);
 		c.val = op->val;
 		c.arg = op->flags;
 		if (cf_do(R, res, p, &c, &rep)) return;
@@ -1093,8 +1119,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 	case CF_OP_MUNMAP:
 		if ((why = cf_locate_range(R, op, 0, &from, &count))) { cf_set(res, 'S', why, NULL); return; }
 		c.op = K_MUNMAP;
-		c.addr = R->procs[p].reg[r].addr + (uint64_t)from * CF_PAGE;
-		c.len = (uint64_t)count * CF_PAGE;
+		c.addr = cf_va(&R->procs[p].reg[r], from);
+		c.len = cf_span(&R->procs[p].reg[r], from, count);
 		if (count > 0) {
 			if (cf_do(R, res, p, &c, &rep)) return;
 			if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "munmap: %s", strerror(rep.err)); return; }
@@ -1105,8 +1131,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 	case CF_OP_MPROTECT:
 		if ((why = cf_locate_range(R, op, 1, &from, &count))) { cf_set(res, 'S', why, NULL); return; }
 		c.op = K_MPROTECT;
-		c.addr = R->procs[p].reg[r].addr + (uint64_t)from * CF_PAGE;
-		c.len = (uint64_t)count * CF_PAGE;
+		c.addr = cf_va(&R->procs[p].reg[r], from);
+		c.len = cf_span(&R->procs[p].reg[r], from, count);
 		c.val = op->val ? PROT_READ | PROT_WRITE : PROT_READ;
 		if (count > 0) {
 			if (cf_do(R, res, p, &c, &rep)) return;
@@ -1123,7 +1149,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			return;
 		}
 		struct cf_reg *src = &R->procs[p].reg[r];
-		uint64_t sa = src->addr + (uint64_t)from * CF_PAGE, len = (uint64_t)count * CF_PAGE;
+		uint64_t sa = cf_va(src, from), len = cf_span(src, from, count);
 		uint64_t dst = 0;
 		if (count > 0) {
 			c.op = K_RESERVE;
@@ -1141,8 +1167,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			if (!rep.ok) {
 				/* Several VMAs: move page by page (each move keeps its VMA's flags). */
 				for (int k = 0; k < count; k++) {
-					c.addr = sa + (uint64_t)k * CF_PAGE;
-					c.addr2 = dst + (uint64_t)k * CF_PAGE;
+					c.addr = cf_va(src, from + k);
+					c.addr2 = dst + (cf_va(src, from + k) - sa);
 					c.len = CF_PAGE;
 					if (cf_do(R, res, p, &c, &rep)) return;
 					if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "mremap: %s", strerror(rep.err)); return; }
@@ -1154,6 +1180,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		d->pages = count;
 		d->backing = src->backing;
 		d->huge = src->huge;
+		d->order = src->order;
+		d->phase = src->order < 9 ? (int)((src->phase + from) % (1L << src->order)) : 0;
 		d->addr = dst;
 		d->pg = calloc((size_t)(count ? count : 1), sizeof *d->pg);
 		for (int k = 0; k < count; k++) {
@@ -1182,8 +1210,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			return;
 		}
 		c.op = K_MADVISE;
-		c.addr = g->addr + (uint64_t)from * CF_PAGE;
-		c.len = (uint64_t)count * CF_PAGE;
+		c.addr = cf_va(g, from);
+		c.len = cf_span(g, from, count);
 		c.val = cf_madv(adv);
 		if (count > 0) {
 			if (cf_do(R, res, p, &c, &rep)) return;
@@ -1208,7 +1236,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			return;
 		}
 		c.op = op->kind == CF_OP_WRITE ? K_WRITE : op->kind == CF_OP_READ ? K_READ : K_POKE;
-		c.addr = g->addr + (uint64_t)page * CF_PAGE;
+		c.addr = cf_va(g, page);
 		c.val = op->val;
 		if (cf_do(R, res, p, &c, &rep)) return;
 		if (!rep.ok) {
@@ -1295,7 +1323,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		}
 		c.op = rw ? K_PIN_URING : K_PIN_GET;
 		c.arg = g;
-		c.addr = rg->addr + (uint64_t)page * CF_PAGE;
+		c.addr = cf_va(rg, page);
 		if (cf_do(R, res, p, &c, &rep)) return;
 		if (!rep.ok) { cf_set(res, 'F', CF_R_GUPFAILED, "%s: %s", rw ? "IORING_REGISTER_BUFFERS" : "vmsplice", strerror(rep.err)); return; }
 		R->pins[g] = (struct cf_pin){.active = 1, .owner = p, .kind = rw ? 1 : 2, .rw = rw, .r = r, .page = page};
@@ -1331,7 +1359,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if ((why = cf_locate(R, p, r, page))) { cf_set(res, 'S', why, NULL); return; }
 		c.op = K_VMSPLICE;
 		c.arg = R->pipes[pi].wfd;
-		c.addr = R->procs[p].reg[r].addr + (uint64_t)page * CF_PAGE;
+		c.addr = cf_va(&R->procs[p].reg[r], page);
 		if (cf_do(R, res, p, &c, &rep)) return;
 		if (!rep.ok) { cf_set(res, 'F', CF_R_GUPFAILED, "vmsplice: %s", strerror(rep.err)); return; }
 		R->pipes[pi].count++;
@@ -1389,7 +1417,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			return;
 		}
 		c.op = K_MADVISE;
-		c.addr = R->procs[p].reg[r].addr + (uint64_t)page * CF_PAGE;
+		c.addr = cf_va(&R->procs[p].reg[r], page);
 		c.len = CF_PAGE;
 		c.val = MADV_PAGEOUT;
 		if (cf_do(R, res, p, &c, &rep)) return;
@@ -1404,7 +1432,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if ((why = cf_locate(R, p, r, page))) { cf_set(res, 'S', why, NULL); return; }
 		struct cf_reg *g = &R->procs[p].reg[r];
 		if (g->huge != CF_HUGE_THP) { cf_set(res, 'S', CF_R_NOTAPPLICABLE, "not a THP region"); return; }
-		c.addr = g->addr + (uint64_t)page * CF_PAGE;
+		c.addr = cf_va(g, page);
 		if (op->kind == CF_OP_SPLITPMD) {
 			c.op = K_SPLITPMD;
 			c.val = g->pg[page].w ? PROT_READ | PROT_WRITE : PROT_READ;
@@ -1470,6 +1498,7 @@ static int cf_run_program(const struct cf_op *ops, int nops, const struct cf_opt
 	struct cf_run *R = calloc(1, sizeof *R);
 	if (!R) return -1;
 	R->opt = *opt;
+	R->thp_order = opt->thp_order > 0 && opt->thp_order < 9 ? opt->thp_order : 9;
 	for (int k = 0; k < CF_MAX_NAMES; k++) {
 		R->procs[k].fd = R->procs[k].pmfd = -1;
 		R->pipes[k].rfd = R->pipes[k].wfd = -1;
@@ -1478,7 +1507,11 @@ static int cf_run_program(const struct cf_op *ops, int nops, const struct cf_opt
 	int uses_ksm = 0, maxfile = 1;
 	for (int i = 0; i < nops; i++) {
 		if (ops[i].kind == CF_OP_KSM || (ops[i].kind == CF_OP_MADVISE && ops[i].val == CF_ADV_MERGEABLE)) uses_ksm = 1;
-		if (ops[i].kind == CF_OP_MMAP && ops[i].pages > maxfile) maxfile = ops[i].pages;
+		if (ops[i].kind == CF_OP_MMAP) {
+			struct cf_reg g = {.huge = ops[i].flags, .order = ops[i].flags == CF_HUGE_NONE ? 9 : R->thp_order};
+			int span = (int)cf_map(&g, ops[i].pages);
+			if (span > maxfile) maxfile = span;
+		}
 		if ((ops[i].kind == CF_OP_VMSPLICE || ops[i].kind == CF_OP_READPIPE) && ops[i].arg >= 0 && ops[i].arg < CF_MAX_NAMES &&
 		    R->pipes[ops[i].arg].rfd < 0) {
 			int pf[2];
@@ -1728,7 +1761,7 @@ static void cf_startup(int cpu)
 
 /* ------------------------------------------------------------------------------------ */
 /* Server mode: the protocol the Swift backend speaks.
- *   in:   prog NOPS TIERS TIMEOUT_MS HANG_OP
+ *   in:   prog NOPS TIERS TIMEOUT_MS HANG_OP THP_ORDER
  *         op KIND P R PAGE PAGES ARG VAL FROM COUNT FLAGS     (NOPS times)
  *   out:  R key=value...                 once, at start-up (features)
  *         B PGID                         a program began
@@ -1781,9 +1814,9 @@ int cf_server_main(int argc, char **argv)
 	char line[512];
 	struct cf_op *ops = NULL;
 	while (fgets(line, sizeof line, stdin)) {
-		int nops = 0, tiers = 0, timeout = 0, hang = -1;
+		int nops = 0, tiers = 0, timeout = 0, hang = -1, order = 9;
 		if (!strncmp(line, "quit", 4)) break;
-		if (sscanf(line, "prog %d %d %d %d", &nops, &tiers, &timeout, &hang) != 4 || nops < 0 || nops > 100000) {
+		if (sscanf(line, "prog %d %d %d %d %d", &nops, &tiers, &timeout, &hang, &order) != 5 || nops < 0 || nops > 100000) {
 			printf("E bad header: %s", line);
 			fflush(stdout);
 			continue;
@@ -1804,7 +1837,7 @@ int cf_server_main(int argc, char **argv)
 			fflush(stdout);
 			break;
 		}
-		struct cf_options opt = {.tiers = tiers, .timeout_ms = timeout, .hang_op = hang};
+		struct cf_options opt = {.tiers = tiers, .timeout_ms = timeout, .hang_op = hang, .thp_order = order};
 		double t0 = cf_now_ms();
 		pid_t pgid = 0;
 		struct cf_run *R = NULL;
@@ -1948,7 +1981,7 @@ int cf_standalone_main(const struct cf_program *prog, int argc, char **argv)
 	struct cf_tap T;
 	memset(&T, 0, sizeof T);
 	T.prog = prog;
-	struct cf_options opt = {.tiers = tiers, .timeout_ms = timeout, .hang_op = -1};
+	struct cf_options opt = {.tiers = tiers, .timeout_ms = timeout, .hang_op = -1, .thp_order = prog->thp_order};
 	struct cf_run *R = NULL;
 	pid_t pgid = 0;
 	int rc = cf_run_program(prog->ops, prog->nops, &opt, cf_emit_tap, &T, &pgid, &R);

@@ -87,6 +87,7 @@ public enum CExport {
         \tconst struct cf_program prog = {
         \t\t.ops = cf_program_ops,
         \t\t.nops = \(program.ops.count),
+        \t\t.thp_order = \(program.effectiveThpOrder),
         \t\t.texts = cf_program_texts,
         \t\t.accept = cf_program_accept,
         \t\t.has_accept = cf_program_has_accept,

@@ -149,7 +149,7 @@ struct COp: Hashable, Sendable {
 extension Program {
     /// The program in the executor protocol: a header line and one line per op.
     func realProtocolText(tiers: RealTiers, timeoutMs: Int, hangOp: Int) -> String {
-        var s = "prog \(ops.count) \(tiers.rawValue) \(timeoutMs) \(hangOp)\n"
+        var s = "prog \(ops.count) \(tiers.rawValue) \(timeoutMs) \(hangOp) \(effectiveThpOrder)\n"
         for op in ops { s += COp(op).protocolLine + "\n" }
         return s
     }

@@ -84,6 +84,7 @@ struct cf_op {
 struct cf_program {
 	const struct cf_op *ops;
 	int nops;
+	int thp_order; /* @thp-order: huge regions are scaled to 2 MiB pages when below 9 */
 	const char *const *texts;
 	const uint8_t (*accept)[33];
 	const uint8_t *has_accept;

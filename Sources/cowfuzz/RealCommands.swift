@@ -1,0 +1,267 @@
+import CowModel
+import CowOracle
+import CowReal
+import Foundation
+
+// The real-kernel backend on the command line: `export-c`, `replay --backend real`,
+// `explain --backend real`, and the figure `bench` prints beside the model's.
+
+/// The model policy the real kernel is held against.
+let realModelPolicy = "linux-6.x"
+
+/// `--real-tiers ksm,swap,hugetlb` (default none).
+func realTiers(_ args: Args) throws -> RealTiers {
+    guard let list = args.value("--real-tiers") else { return [] }
+    do { return try RealTiers(list: list) } catch { throw UsageError(error.description) }
+}
+
+/// The real backend, or a usage error saying why it cannot run here.
+func requireRealBackend() throws {
+    let (ok, why) = RealBackend.isAvailable()
+    guard ok else { throw UsageError("--backend real: \(why)") }
+}
+
+/// The oracle's accepted values per observing op, for a run with these statuses.
+func realExpectations(_ program: Program, statuses: [OpStatus]) -> [Int: CExport.Expectation] {
+    var out: [Int: CExport.Expectation] = [:]
+    for (i, a) in Checker.acceptance(program, statuses: statuses).enumerated() {
+        if let a { out[i] = CExport.Expectation(accepted: a.accepted.values) }
+    }
+    return out
+}
+
+/// `cowfuzz export-c FILE [-o FILE.c] [--real-tiers LIST]`: a standalone C reproducer.
+///
+/// The oracle's value sets depend on which ops run; they are computed for the statuses
+/// of a run on this machine's kernel when the real backend is available, else for the
+/// statuses of `linux-6.x`.
+func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: ["-o", "--real-tiers"], flagOptions: [])
+    guard args.positionals.count == 1 else { throw UsageError("export-c needs exactly one FILE") }
+    let file = args.positionals[0]
+    let prog = try loadProgram(file)
+    let tiers = try realTiers(args)
+    var statuses: [OpStatus]
+    var from: String
+    if RealBackend.isAvailable().0, let run = try? RealBackend.run(prog, tiers: tiers) {
+        statuses = run.trace.statuses
+        from = "this machine's kernel"
+    } else if let model = PolicyRegistry.named(realModelPolicy) {
+        statuses = model.run(prog).trace.statuses
+        from = realModelPolicy
+    } else {
+        statuses = Array(repeating: .executed, count: prog.ops.count)
+        from = "every op running"
+    }
+    let expectations = realExpectations(prog, statuses: statuses)
+    let source = CExport.source(for: prog, expectations: expectations, assumedStatuses: statuses,
+                                name: (file as NSString).lastPathComponent)
+    if let out = args.value("-o") {
+        do { try source.write(toFile: out, atomically: true, encoding: .utf8) } catch {
+            throw UsageError("\(out): cannot write: \(error.localizedDescription)")
+        }
+        printErr("wrote \(out): \(prog.ops.count) ops, \(expectations.count) observation(s) judged (op statuses of \(from)); build with: cc -O2 -o repro \(out)")
+    } else {
+        print(source, terminator: "")
+    }
+    return 0
+}
+
+/// One program's real run beside the model's.
+struct RealReplayRow {
+    var file: String
+    var program: Program
+    var real: RealRun
+    var realVerdicts: VerdictSet
+    var realViolations: [Violation]
+    var models: [PolicyOutcome]
+    /// Ops where both ran and observed different values.
+    var differences: [Int]
+
+    var expectedReal: VerdictSet? { program.expected(for: RealBackend.policyName) }
+    var realExpectationFailed: Bool { expectedReal.map { $0 != realVerdicts } ?? false }
+    var disagrees: Bool { !real.partial && !real.timedOut && !differences.isEmpty }
+    var failed: Bool { realExpectationFailed || disagrees || real.timedOut }
+}
+
+/// Runs one program on the real kernel and the given policies.
+func realReplayRow(file: String, program: Program, policies: [PolicyEntry], tiers: RealTiers) throws -> RealReplayRow {
+    let run: RealRun
+    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw UsageError("\(file): \(error.description)") }
+    let violations = Checker.judge(program, trace: run.trace, policy: RealBackend.policyName)
+    var verdicts = VerdictSet.clean
+    for v in violations { verdicts.insert(v.verdict) }
+    let outcomes = Checker.check(program, policies: policies, options: RunOptions(paranoid: true))
+    var diffs: [Int] = []
+    if let m = outcomes.first(where: { $0.policy == realModelPolicy }) ?? outcomes.first {
+        for i in program.ops.indices where i < m.result.trace.statuses.count
+            && run.trace.statuses[i].executed && m.result.trace.statuses[i].executed
+            && run.trace.observed[i] != m.result.trace.observed[i] {
+            diffs.append(i)
+        }
+    }
+    return RealReplayRow(file: file, program: program, real: run, realVerdicts: verdicts, realViolations: violations,
+                         models: outcomes, differences: diffs)
+}
+
+/// `cowfuzz replay FILE|DIR… --backend real [--policies LIST] [--real-tiers LIST] [--json]`:
+/// each program on the real kernel and on the models; the real verdict beside the models',
+/// and a disagreement in observations wherever the program is executable here.
+/// Exit 1 when an `@expect real` line fails, the real kernel disagrees with `linux-6.x`
+/// on a program it ran fully, or a program timed out.
+func realReplay(_ programs: [(String, Program)], policies: [PolicyEntry], args: Args) throws -> Int32 {
+    try requireRealBackend()
+    let tiers = try realTiers(args)
+    var shown = policies
+    if !shown.contains(where: { $0.name == realModelPolicy }), let m = PolicyRegistry.named(realModelPolicy) { shown.append(m) }
+    var rows: [RealReplayRow] = []
+    for (file, prog) in programs { rows.append(try realReplayRow(file: file, program: prog, policies: shown, tiers: tiers)) }
+    if args.flag("--json") {
+        print(realReplayJSON(rows))
+    } else {
+        printRealReplayTable(rows, policies: shown.map(\.name), verbose: args.flag("--verbose"))
+    }
+    return rows.contains(where: \.failed) ? 1 : 0
+}
+
+func printRealReplayTable(_ rows: [RealReplayRow], policies: [String], verbose: Bool) {
+    let nameWidth = min(48, max(8, rows.map { ($0.file as NSString).lastPathComponent.count }.max() ?? 8)) + 2
+    let col = 14
+    var header = "program".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+    header += "real".padding(toLength: col, withPad: " ", startingAt: 0)
+    for p in policies { header += p.padding(toLength: col, withPad: " ", startingAt: 0) }
+    header += "real vs \(realModelPolicy)"
+    print(header)
+    var notes: [String] = []
+    for row in rows {
+        let name = (row.file as NSString).lastPathComponent
+        var line = String(name.prefix(nameWidth - 2)).padding(toLength: nameWidth, withPad: " ", startingAt: 0)
+        var cell = row.real.timedOut ? "timeout" : row.realVerdicts.text
+        if row.realExpectationFailed { cell = "!" + cell }
+        line += cell.padding(toLength: col, withPad: " ", startingAt: 0)
+        for p in policies {
+            let v = row.models.first(where: { $0.policy == p })?.verdicts.text ?? ""
+            line += v.padding(toLength: col, withPad: " ", startingAt: 0)
+        }
+        if row.real.timedOut {
+            line += "TIMEOUT"
+        } else if row.differences.isEmpty {
+            line += row.real.partial ? "agree (partial)" : "agree"
+        } else {
+            line += row.real.partial ? "differ (partial)" : "DIFFER"
+        }
+        print(line)
+        if row.realExpectationFailed, let e = row.expectedReal {
+            notes.append("FAIL \(row.file): real: expected \(e.text), got \(row.realVerdicts.text)")
+        }
+        for i in row.differences {
+            let m = row.models.first(where: { $0.policy == realModelPolicy }) ?? row.models.first
+            let mv = m.map { String($0.result.trace.observed[i]) } ?? "?"
+            notes.append("\(row.disagrees ? "FAIL" : "note") \(row.file): op \(i) '\(row.program.ops[i].text)': real observed \(row.real.trace.observed[i]), \(m?.policy ?? "model") \(mv)")
+        }
+        if verbose || row.real.partial {
+            for s in row.real.skips where verbose || true {
+                notes.append("  \(name): op \(s.op) '\(row.program.ops[s.op].text)' not run here: \(s.detail)")
+            }
+        }
+        if verbose { for v in row.realViolations { notes.append("    " + v.description) } }
+    }
+    let partial = rows.filter(\.real.partial).count
+    print("\(rows.count) program(s) on the real kernel, \(partial) partial, \(rows.filter(\.disagrees).count) disagreeing with \(realModelPolicy), \(rows.filter(\.realExpectationFailed).count) failed expectation(s)")
+    for n in notes { print(n) }
+}
+
+func realReplayJSON(_ rows: [RealReplayRow]) -> String {
+    let list: [[String: Any]] = rows.map { row in
+        var d: [String: Any] = [
+            "file": row.file,
+            "real": [
+                "verdicts": row.realVerdicts.verdicts.map(\.name),
+                "partial": row.real.partial,
+                "timedOut": row.real.timedOut,
+                "skipped": row.real.skips.map { ["op": $0.op, "reason": $0.detail] as [String: Any] },
+                "observed": row.real.trace.observed.map(Int.init),
+                "violations": row.realViolations.map { ["verdict": $0.verdict.name, "op": $0.op, "message": $0.message] as [String: Any] },
+            ] as [String: Any],
+            "models": Dictionary(uniqueKeysWithValues: row.models.map { ($0.policy, $0.verdicts.verdicts.map(\.name)) }),
+            "differences": row.differences,
+            "ok": !row.failed,
+        ]
+        if let e = row.expectedReal { d["expectedReal"] = e.verdicts.map(\.name) }
+        return d
+    }
+    let doc: [String: Any] = ["formatVersion": 1, "backend": "real", "programs": list]
+    let data = (try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+    return String(data: data, encoding: .utf8) ?? "{}"
+}
+
+/// `cowfuzz explain FILE --backend real [--real-tiers LIST]`: step by step, the real
+/// kernel's pages (frames as classes, mapcount, exclusivity, flags) beside `linux-6.x`'s.
+func realExplain(_ prog: Program, file: String, tiers: RealTiers = []) throws -> Int32 {
+    try requireRealBackend()
+    let run: RealRun
+    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw UsageError("\(file): \(error.description)") }
+    print(realExplainText(prog, run: run))
+    return 0
+}
+
+func realExplainText(_ prog: Program, run: RealRun) -> String {
+    let model = PolicyRegistry.named(realModelPolicy)
+    let steps = model?.explain(prog) ?? []
+    var out = """
+    The real kernel (this machine) beside \(realModelPolicy). Real pages: frame #N is a class
+    (the same number is the same physical page in this run; a new number after a write is a
+    copy), mapcount from /proc/kpagecount, excl = pagemap bit 56 (mapped once), AE =
+    PageAnonExclusive (kpageflags bit 34), flags from /proc/kpageflags.
+    Kernel features: \(run.features.text)
+
+
+    """
+    for (k, op) in prog.ops.enumerated() {
+        out += "#\(k)  \(op.text)\n"
+        let s = run.steps[k]
+        out += "  real        " + statusText(s.status, s.observed) + (s.detail.isEmpty ? "" : " (\(s.detail))") + "\n"
+        for p in s.pages { out += "              " + p.text + "\n" }
+        if k < steps.count {
+            let st = steps[k]
+            out += "  \(realModelPolicy.padding(toLength: 10, withPad: " ", startingAt: 0))  " + statusText(st.status, st.observed) + "\n"
+            for p in s.pages {
+                if let v = st.pages.first(where: { $0.process == p.process && $0.region == p.region && $0.page == p.page }) {
+                    out += "              p\(p.process) r\(p.region)[\(p.page)]: " + cellText(v) + "\n"
+                }
+            }
+        }
+        out += "\n"
+    }
+    let violations = Checker.judge(prog, trace: run.trace, policy: RealBackend.policyName)
+    var v = VerdictSet.clean
+    for x in violations { v.insert(x.verdict) }
+    out += "Verdict on the real kernel: \(v.text)\(run.partial ? " (ran partially)" : "")\(run.timedOut ? " (timed out)" : "")\n"
+    for x in violations { out += "    " + x.description + "\n" }
+    for s in run.skips { out += "    op \(s.op) not run here: \(s.detail)\n" }
+    return out
+}
+
+private func statusText(_ st: OpStatus, _ observed: Int16) -> String {
+    switch st {
+    case .executed:
+        if observed == RealBackend.corrupt { return "saw a page that does not hold one value" }
+        return observed >= 0 ? "saw \(observed)" : "ok"
+    case let .skipped(why): return "skip: " + why.text
+    case let .failed(why): return "FAILED: " + why.text
+    }
+}
+
+/// The benchmark figure beside the model's: real programs per second on this machine,
+/// or why there is none.
+func realBenchmarkLine(seconds: Double = 1) -> String {
+    let (ok, why) = RealBackend.isAvailable()
+    guard ok else { return "real kernel: not measured (\(why))" }
+    do {
+        let (runs, rate) = try RealBackend.benchmark(seconds: seconds)
+        return String(format: "real kernel: %.0f programs/s (%d runs of a %d-op fork/write/pin/vmsplice program, fresh process tree each, one CPU)",
+                      rate, runs, RealBackend.benchmarkProgram.ops.count)
+    } catch {
+        return "real kernel: not measured (\(error.description))"
+    }
+}
