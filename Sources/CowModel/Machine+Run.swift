@@ -107,13 +107,26 @@ extension Machine {
     /// Checks the machine's invariants (spec §4.2) as far as the era promises them.
     /// Returns the first violation as (id, message), or nil.
     public func checkInvariants() -> (String, String)? {
+        // The per-frame tallies live in one temporary (stack) allocation: this runs after
+        // every program on every policy, so it must not touch the heap.
         let fc = s.frames.count
-        var maps = [Int32](repeating: 0, count: fc)
-        var pmds = [Int32](repeating: 0, count: fc)
-        var refs = [Int32](repeating: 0, count: fc)
-        var pinc = [Int32](repeating: 0, count: fc)
-        var procsMapping = [Int32](repeating: -1, count: fc)
-        var sharedByMMs = [Bool](repeating: false, count: fc)
+        return withUnsafeTemporaryAllocation(of: Int32.self, capacity: 5 * fc) { tallies in
+            withUnsafeTemporaryAllocation(of: Bool.self, capacity: fc) { shared in
+                tallies.initialize(repeating: 0)
+                shared.initialize(repeating: false)
+                return checkInvariants(fc, tallies, shared)
+            }
+        }
+    }
+
+    private func checkInvariants(_ fc: Int, _ tallies: UnsafeMutableBufferPointer<Int32>,
+                                 _ sharedByMMs: UnsafeMutableBufferPointer<Bool>) -> (String, String)? {
+        let maps = UnsafeMutableBufferPointer(rebasing: tallies[0..<fc])
+        let pmds = UnsafeMutableBufferPointer(rebasing: tallies[fc..<(2 * fc)])
+        let refs = UnsafeMutableBufferPointer(rebasing: tallies[(2 * fc)..<(3 * fc)])
+        let pinc = UnsafeMutableBufferPointer(rebasing: tallies[(3 * fc)..<(4 * fc)])
+        let procsMapping = UnsafeMutableBufferPointer(rebasing: tallies[(4 * fc)..<(5 * fc)])
+        procsMapping.update(repeating: -1)
         for p in 0..<s.procCap {
             for r in 0..<s.regionCap {
                 let reg = s.regions[s.regionIndex(p, r)]
