@@ -49,8 +49,8 @@ public enum CExport {
         }
         if let st = assumedStatuses {
             let notRun = st.enumerated().filter { !$0.element.executed }.map { "[\($0.offset)]" }
-            out += " *\n * The oracle's values assume that every op ran except \(notRun.isEmpty ? "none" : notRun.joined(separator: " "))\n"
-            out += " * (as on the kernel where this file was exported).\n"
+            out += " *\n * The oracle's values assume that " + (notRun.isEmpty ? "every op runs" : "every op runs except \(notRun.joined(separator: " "))")
+            out += "\n * (as on the kernel where this file was exported); a run that differs says so.\n"
         }
         out += " */\n\n"
         out += executorSource
@@ -92,6 +92,7 @@ public enum CExport {
         \t\t.accept = cf_program_accept,
         \t\t.has_accept = cf_program_has_accept,
         \t\t.name = "\(cEscape(name ?? "program"))",
+        \t\t.assumed = \(assumedStatuses.map { "\"" + $0.map { $0.executed ? "X" : "-" }.joined() + "\"" } ?? "0"),
         \t};
         \treturn cf_standalone_main(&prog, argc, argv);
         }

@@ -139,9 +139,12 @@ struct COp: Hashable, Sendable {
         var parts = [".kind = " + (k >= 0 && k < names.count ? names[k] : String(kind))]
         let labelled: [(String, Int32, Int32)] = [
             ("p", p, -1), ("r", r, -1), ("page", page, 0), ("pages", pages, 0), ("arg", arg, -1),
-            ("val", val, 0), ("from", from, 0), ("count", count, 0), ("flags", flags, 0),
+            ("val", val, 0), ("from", from, 0), ("count", count, -1), ("flags", flags, 0),
         ]
-        for (name, v, _) in labelled where v != 0 { parts.append(".\(name) = \(v)") }
+        let ranged = [CF_OP_MUNMAP, CF_OP_MPROTECT, CF_OP_MREMAP, CF_OP_MADVISE].map { Int32($0) }.contains(kind)
+        for (name, v, unused) in labelled where v != 0 && v != unused || (name == "count" && ranged && v != 0) {
+            parts.append(".\(name) = \(v)")
+        }
         return "{" + parts.joined(separator: ", ") + "}"
     }
 }

@@ -20,6 +20,7 @@ public final class RealExecutor: Sendable {
         var stdinFD: Int32 = -1
         var stdoutFD: Int32 = -1
         var buffer: [UInt8] = []
+        var start = 0
         var features = RealFeatures()
     }
 
@@ -107,6 +108,7 @@ public final class RealExecutor: Sendable {
         c.stdinFD = inPipe[1]
         c.stdoutFD = outPipe[0]
         c.buffer.removeAll()
+        c.start = 0
         do throws(RealBackendError) {
             guard let line = try readLine(&c, deadline: Date().addingTimeInterval(10)), line.hasPrefix("R ") else {
                 throw RealBackendError.executorFailed("no start-up line")
@@ -246,9 +248,13 @@ public final class RealExecutor: Sendable {
     func readLine(_ c: inout Child, deadline: Date) throws(RealBackendError) -> String? {
         #if os(Linux)
         while true {
-            if let nl = c.buffer.firstIndex(of: 10) {
-                let line = String(decoding: c.buffer[..<nl], as: UTF8.self)
-                c.buffer.removeSubrange(...nl)
+            if let nl = c.buffer[c.start...].firstIndex(of: 10) {
+                let line = String(decoding: c.buffer[c.start..<nl], as: UTF8.self)
+                c.start = nl + 1
+                if c.start == c.buffer.count {
+                    c.buffer.removeAll(keepingCapacity: true)
+                    c.start = 0
+                }
                 return line
             }
             let left = deadline.timeIntervalSinceNow
@@ -260,14 +266,19 @@ public final class RealExecutor: Sendable {
                 throw .executorFailed("poll: \(String(cString: strerror(errno)))")
             }
             if r == 0 { continue }
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let k = chunk.withUnsafeMutableBytes { read(c.stdoutFD, $0.baseAddress, $0.count) }
+            if c.start > 0 {
+                c.buffer.removeSubrange(..<c.start)
+                c.start = 0
+            }
+            let old = c.buffer.count
+            c.buffer.append(contentsOf: repeatElement(0, count: 65536))
+            let k = c.buffer.withUnsafeMutableBytes { read(c.stdoutFD, $0.baseAddress! + old, 65536) }
+            c.buffer.removeLast(65536 - max(k, 0))
             if k < 0 {
                 if errno == EINTR { continue }
                 throw .executorFailed("read: \(String(cString: strerror(errno)))")
             }
             if k == 0 { throw .executorFailed("the helper exited") }
-            c.buffer.append(contentsOf: chunk[..<k])
         }
         #else
         throw .unsupportedPlatform

@@ -166,6 +166,52 @@ struct RealBackendTests {
         #expect(run.trace.observed[8] == 2)
     }
 
+    @Test("thp regions get a PMD-mapped THP; fork and a child's write copy one subpage", .enabled(if: RealHere.available, RealHere.why))
+    func thpRegion() throws {
+        let f = try RealBackend.shared.features()
+        try #require(f.thp, "THP disabled")
+        let p = program("""
+        @thp-order 9
+        mmap p0 r0 pages=512 thp
+        write p0 r0[0] 1
+        fork p0 -> p1
+        write p1 r0[1] 2
+        read p0 r0[1]
+        read p1 r0[0]
+        """)
+        let run = try RealBackend.run(p)
+        #expect(run.trace.observed[4] == 0 && run.trace.observed[5] == 1)
+        let first = try #require(run.steps[1].pages.first)
+        #expect(first.flags.contains(.thp) && first.flags.contains(.pmd) && first.anonExclusive == true)
+        let child = try #require(run.steps[3].pages.first { $0.process == 1 && $0.page == 1 })
+        #expect(!child.flags.contains(.thp) && child.anonExclusive == true)
+    }
+
+    @Test("the ksm tier merges, and restores every knob it changed", .enabled(if: RealHere.available, RealHere.why))
+    func ksmTier() throws {
+        let f = try RealBackend.shared.features()
+        try #require(f.ksm, "no KSM")
+        let knobs = ["run", "sleep_millisecs", "pages_to_scan", "smart_scan"].map { "/sys/kernel/mm/ksm/" + $0 }
+        let before = knobs.map { try? String(contentsOfFile: $0, encoding: .utf8) }
+        let p = program("""
+        mmap p0 r0 pages=2
+        write p0 r0[0] 7
+        write p0 r0[1] 7
+        madvise p0 r0 mergeable
+        ksm
+        read p0 r0[0]
+        write p0 r0[0] 8
+        read p0 r0[1]
+        read p0 r0[0]
+        """)
+        let run = try RealBackend.run(p, tiers: [.ksm])
+        #expect(!run.partial)
+        #expect(run.trace.observed[5] == 7 && run.trace.observed[7] == 7 && run.trace.observed[8] == 8)
+        let merged = run.steps[4].pages.filter { $0.process == 0 }
+        #expect(merged.count == 2 && merged.allSatisfy { $0.flags.contains(.ksm) } && Set(merged.map(\.frame)).count == 1)
+        #expect(knobs.map { try? String(contentsOfFile: $0, encoding: .utf8) } == before)
+    }
+
     @Test("a program that hangs is killed by its time-out and leaves no process behind", .enabled(if: RealHere.available, RealHere.why))
     func hangIsKilled() throws {
         let p = program("""

@@ -89,6 +89,8 @@ struct cf_program {
 	const uint8_t (*accept)[33];
 	const uint8_t *has_accept;
 	const char *name;
+	/* Per op 'X' (ran) or '-' (did not) where the accepted sets were computed, or NULL. */
+	const char *assumed;
 };
 
 /* The helper spawned by the Swift backend: reads programs on stdin, writes results on stdout. */
