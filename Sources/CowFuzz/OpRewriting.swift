@@ -126,8 +126,8 @@ extension Op {
         case let .fork(p, c): lower(p) { .fork(p: $0, child: c) }
         case let .exit(p): lower(p) { .exit(p: $0) }
         case let .race(lanes, s):
-            // A race whose schedule runs one lane after the other is simpler as plain ops
-            // only in the text; keep it, but try shorter schedules.
+            // Fewer lanes, shorter schedules, fewer and earlier switches (RaceShrinking.swift).
+            out += raceSimplerVariants()
             if s.count > 1 {
                 for k in 0..<s.count {
                     var s2 = s
@@ -180,5 +180,71 @@ extension Program {
     /// Shortlex order: fewer ops, then smaller names, indices and values.
     public func isShortlexSmaller(than other: Program) -> Bool {
         shortlexKey.lexicographicallyPrecedes(other.shortlexKey)
+    }
+}
+
+extension Op {
+    /// The region and page index of a page op.
+    public var pageOperand: (r: Int, page: Int)? {
+        switch self {
+        case let .write(_, r, i, _), let .pokemem(_, r, i, _), let .read(_, r, i), let .migrate(_, r, i),
+            let .swapout(_, r, i), let .splitpmd(_, r, i), let .splitthp(_, r, i), let .pin(_, r, i, _, _),
+            let .vmsplice(_, r, i, _):
+            (r, i)
+        default: nil
+        }
+    }
+
+    /// The op with the page index of a page op on region `region` (any region when nil)
+    /// mapped by `index`, the size of an `mmap` of it mapped by `pages`, and its ranges dropped.
+    public func compactingPages(region: Int?, index: (Int) -> Int, pages: (Int) -> Int) -> Op {
+        func on(_ r: Int) -> Bool { region == nil || region == r }
+        switch self {
+        case let .mmap(p, r, n, b, h) where on(r): return .mmap(p: p, r: r, pages: pages(n), backing: b, huge: h)
+        case let .munmap(p, r, _) where on(r): return .munmap(p: p, r: r, range: nil)
+        case let .mprotect(p, r, w, _) where on(r): return .mprotect(p: p, r: r, writable: w, range: nil)
+        case let .mremap(p, r, to, _) where on(r): return .mremap(p: p, r: r, to: to, range: nil)
+        case let .madvise(p, r, a, _) where on(r): return .madvise(p: p, r: r, advice: a, range: nil)
+        case let .write(p, r, i, v) where on(r): return .write(p: p, r: r, page: index(i), value: v)
+        case let .pokemem(p, r, i, v) where on(r): return .pokemem(p: p, r: r, page: index(i), value: v)
+        case let .read(p, r, i) where on(r): return .read(p: p, r: r, page: index(i))
+        case let .migrate(p, r, i) where on(r): return .migrate(p: p, r: r, page: index(i))
+        case let .swapout(p, r, i) where on(r): return .swapout(p: p, r: r, page: index(i))
+        case let .splitpmd(p, r, i) where on(r): return .splitpmd(p: p, r: r, page: index(i))
+        case let .splitthp(p, r, i) where on(r): return .splitthp(p: p, r: r, page: index(i))
+        case let .pin(p, r, i, g, f) where on(r): return .pin(p: p, r: r, page: index(i), g: g, flags: f)
+        case let .vmsplice(p, r, i, q) where on(r): return .vmsplice(p: p, r: r, page: index(i), pipe: q)
+        case let .race(lanes, s):
+            return .race(lanes: lanes.map { $0.compactingPages(region: region, index: index, pages: pages) }, schedule: s)
+        default: return self
+        }
+    }
+}
+
+extension Program {
+    /// Coordinated page simplifications, most aggressive first: every region one page
+    /// with every index 0; then per region name, one page; then per region name, the
+    /// used indices renumbered 0, 1, … in order and the mapping shrunk to fit. (Changing
+    /// one op's page or one mmap's size alone usually breaks the program; these change
+    /// every op of a region together.)
+    public var pageCompactions: [Program] {
+        var out: [Program] = []
+        func with(_ f: (Op) -> Op) -> Program { var p = self; p.ops = ops.map(f); return p }
+        out.append(with { $0.compactingPages(region: nil, index: { _ in 0 }, pages: { _ in 1 }) })
+        var regions: [Int] = []
+        for op in ops { op.visitNames { k, x in if k == 1 && !regions.contains(x) { regions.append(x) } } }
+        for r in regions {
+            out.append(with { $0.compactingPages(region: r, index: { _ in 0 }, pages: { _ in 1 }) })
+        }
+        for r in regions {
+            var used: [Int] = []
+            for op in ops { if let (rr, i) = op.pageOperand, rr == r, !used.contains(i) { used.append(i) } }
+            used.sort()
+            guard !used.isEmpty else { continue }
+            out.append(with {
+                $0.compactingPages(region: r, index: { used.firstIndex(of: $0) ?? $0 }, pages: { n in min(n, used.count) })
+            })
+        }
+        return out
     }
 }

@@ -41,8 +41,9 @@ public struct ShrinkResult: Sendable {
 /// 1. `truncate`: drop the ops after the observation that shows the finding;
 /// 2. `ddmin`: delta debugging over chunks of ops (Zeller and Hildebrandt, 2002);
 /// 3. `remove-one`: every single op, last to first (this makes the result 1-minimal);
-/// 4. `simplify`: operands, simplest variant first (fewer pages, no range, lower page
-///    indices and processes, fewer pin flags, anonymous private non-huge backing);
+/// 4. `simplify`: operands, simplest variant first: the pages of whole regions together
+///    (one page, or the used indices renumbered), then each op (fewer pages, no range,
+///    lower page indices and processes, fewer pin flags, anonymous private non-huge backing);
 /// 5. `values`: values renumbered 1, 2, … in order of first appearance;
 /// 6. `rename`: canonical names `p0, p1…`, `r0…`, `g0…`, `pipe0…`.
 ///
@@ -166,8 +167,11 @@ public final class Shrinker {
                 if attempt(c) { progress = true }
                 i = min(i - 1, current.ops.count - 1)
             }
-            // 4. operands, simplest variant first.
+            // 4. operands: pages of whole regions first, then each op, simplest variant first.
             pass = 3
+            for c in current.pageCompactions {
+                if attempt(c) { progress = true; break }
+            }
             var j = 0
             while j < current.ops.count && !stopped {
                 for v in current.ops[j].simplerVariants {
@@ -176,6 +180,11 @@ public final class Shrinker {
                     if attempt(c) { progress = true; break }
                 }
                 j += 1
+            }
+            // A race the finding does not need becomes plain ops (more ops, but simpler).
+            for c in current.sequentializedRaces() where !stopped {
+                if shouldStop() { stopped = true; break }
+                if test(c) { current = c; stats[pass].accepted += 1; progress = true; break }
             }
             if let o = current.thpOrder, o != Program.defaultThpOrder {
                 var c = current
