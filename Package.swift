@@ -21,7 +21,8 @@ let package = Package(
         .executableTarget(name: "CowRealExec", dependencies: ["CRealKernel"]),
         .executableTarget(name: "cowfuzz", dependencies: ["CowFuzz", "CowReal", "CowOracle", "CowModel"]),
         // The libFuzzer entry: Scripts/libfuzzer.sh builds it with -sanitize=fuzzer; a plain build is a replayer.
-        .executableTarget(name: "CowLibFuzzer", dependencies: ["CowFuzz", "CowOracle", "CowModel"]),
+        .executableTarget(name: "CowLibFuzzer", dependencies: ["CowFuzz", "CowOracle", "CowModel", "CLibFuzzerShim"]),
+        .target(name: "CLibFuzzerShim"),
         .target(name: "TestSupport", dependencies: ["CowModel"], path: "Tests/TestSupport"),
         .testTarget(name: "CowModelTests", dependencies: ["CowModel", "TestSupport"]),
         .testTarget(name: "CowOracleTests", dependencies: ["CowOracle", "CowModel", "TestSupport"]),

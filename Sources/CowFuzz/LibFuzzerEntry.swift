@@ -71,7 +71,9 @@ public enum TrapRuleError: Error, Hashable, Sendable, CustomStringConvertible {
 /// `cowfuzz decode` reach it: decode the bytes, check the program on the policies, and
 /// say whether a finding should trap. A class because it owns one reusable checker.
 ///
-/// Configured from the environment (libFuzzer passes no options to the target):
+/// Configured from the environment (libFuzzer passes no options to the target), or where
+/// the environment cannot be set (OSS-Fuzz), from `KEY=VALUE` lines in a file beside the
+/// binary, `<binary>.conf` (see `configuration(file:)`):
 /// * `COWFUZZ_POLICIES` — the policies to run (default all);
 /// * `COWFUZZ_TRAP` — a `TrapRule` (default `any`);
 /// * `COWFUZZ_KNOWN` — a directory of `.cow` files (e.g. `corpus`) whose signatures are
@@ -114,6 +116,22 @@ public final class LibFuzzerEntry {
             known = try LibFuzzerEntry.knownSignatures(in: dir, policies: policies)
         }
         self.init(policies: policies, rule: rule, known: known)
+    }
+
+    /// The `KEY=VALUE` lines of a configuration file (`#` starts a comment); a relative
+    /// `COWFUZZ_KNOWN` is resolved against the file's directory. Empty if there is no file.
+    public static func configuration(file: String) -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: file), let text = String(data: data, encoding: .utf8) else { return [:] }
+        var out: [String: String] = [:]
+        for line in text.split(whereSeparator: \.isNewline) {
+            let l = line.trimmingCharacters(in: .whitespaces)
+            guard !l.hasPrefix("#"), let eq = l.firstIndex(of: "=") else { continue }
+            out[String(l[..<eq]).trimmingCharacters(in: .whitespaces)] = String(l[l.index(after: eq)...]).trimmingCharacters(in: .whitespaces)
+        }
+        if let known = out["COWFUZZ_KNOWN"], !known.hasPrefix("/") {
+            out["COWFUZZ_KNOWN"] = ((file as NSString).deletingLastPathComponent as NSString).appendingPathComponent(known)
+        }
+        return out
     }
 
     /// The signatures that the `.cow` files under `dir` show on `policies`.

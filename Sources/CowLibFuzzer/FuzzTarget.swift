@@ -11,7 +11,8 @@ nonisolated(unsafe) private var entry: LibFuzzerEntry?
 public func cowfuzzTestOneInput(_ data: UnsafePointer<UInt8>?, _ size: Int) -> CInt {
     if entry == nil {
         do {
-            entry = try LibFuzzerEntry(environment: ProcessInfo.processInfo.environment)
+            let conf = LibFuzzerEntry.configuration(file: CommandLine.arguments[0] + ".conf")
+            entry = try LibFuzzerEntry(environment: conf.merging(ProcessInfo.processInfo.environment) { $1 })
         } catch {
             FileHandle.standardError.write("cowfuzz libFuzzer target: \(error.description)\n".data(using: .utf8)!)
             exit(2)

@@ -104,8 +104,126 @@ func enumerationText(_ r: EnumerationReport) -> String {
 
 // MARK: - decode
 
-func runDecode(_ argv: ArraySlice<String>) throws -> Int32 { throw UsageError("decode is not built yet") }
+/// `cowfuzz decode FILE [-o FILE] [--shrink] [--no-expect]`: a libFuzzer input (any
+/// bytes) as a `.cow` program, with the verdicts of every policy as `@expect` lines.
+/// `--shrink` shrinks it against its first signature (a readable reproducer).
+func runDecode(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: ["-o"], flagOptions: ["--shrink", "--no-expect"])
+    guard args.positionals.count == 1 else { throw UsageError("decode needs exactly one FILE") }
+    let path = args.positionals[0]
+    guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("\(path): cannot read the file") }
+    var prog = ByteDecoder.decode([UInt8](data))
+    let checker = ProgramChecker(policies: PolicyRegistry.all, options: RunOptions(paranoid: true))
+    var outcomes = checker.check(prog)
+    let signatures = Signature.of(prog, outcomes: outcomes)
+    var comments = [" decoded from \(path) (\(data.count) bytes, \(prog.ops.count) ops) by cowfuzz decode"]
+    if args.flag("--shrink"), let sig = signatures.first {
+        let result = Shrinker(policies: PolicyRegistry.all).shrink(prog, keeping: sig)
+        comments.append(" shrunk from \(prog.ops.count) to \(result.program.ops.count) ops keeping \(sig.text)")
+        prog = result.program
+        outcomes = checker.check(prog)
+    }
+    for s in Signature.of(prog, outcomes: outcomes) { comments.append(" finding: \(s.text)") }
+    prog.comments = comments
+    if !args.flag("--no-expect") {
+        prog.expectations = outcomes.map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
+    }
+    if let out = args.value("-o") {
+        guard FileManager.default.createFile(atPath: out, contents: Data(prog.text.utf8)) else {
+            throw UsageError("\(out): cannot write the file")
+        }
+    } else {
+        print(prog.text, terminator: "")
+    }
+    return 0
+}
 
 // MARK: - corpus
 
-func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 { throw UsageError("corpus is not built yet") }
+/// `cowfuzz corpus merge DIR… -o DIR | minimize DIR [-o DIR] [--dry-run] | seeds DIR… -o DIR`.
+func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 {
+    guard let sub = argv.first else { throw UsageError("corpus needs merge, minimize or seeds") }
+    let rest = argv.dropFirst()
+    switch sub {
+    case "merge": return try corpusMerge(rest)
+    case "minimize": return try corpusMinimize(rest)
+    case "seeds": return try corpusSeeds(rest)
+    default: throw UsageError("unknown corpus command '\(sub)' (expected merge, minimize or seeds)")
+    }
+}
+
+/// Merges the `crashes/` of several runs (shards) by signature, keeping the smallest
+/// reproducer of each with its JSON sidecar.
+func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: ["-o"], flagOptions: [])
+    guard !args.positionals.isEmpty else { throw UsageError("corpus merge needs at least one DIR") }
+    guard let out = args.value("-o") else { throw UsageError("corpus merge needs -o DIR") }
+    let candidates: [CorpusTools.Candidate]
+    do { candidates = try CorpusTools.candidates(in: args.positionals) } catch { throw UsageError(error.description) }
+    let merged = CorpusTools.merge(candidates)
+    do { try CorpusTools.write(merged.map(\.kept), to: out) } catch { throw UsageError(error.description) }
+    for (c, n) in merged {
+        print("\(c.signature.text): \(c.program.ops.count) ops from \(c.path) (smallest of \(n))")
+    }
+    print("\(merged.count) signature(s) from \(candidates.count) reproducer(s) in \(args.positionals.count) dir(s) -> \(out)")
+    return 0
+}
+
+/// Keeps a smallest subset of the programs of DIR with the same coverage (and
+/// signatures): copies it to `-o DIR`, or removes the others from DIR in place.
+func corpusMinimize(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: ["-o", "--policies"], flagOptions: ["--dry-run"])
+    guard args.positionals.count == 1 else { throw UsageError("corpus minimize needs exactly one DIR") }
+    let dir = args.positionals[0]
+    var isDir: ObjCBool = false
+    guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { throw UsageError("\(dir): not a directory") }
+    let policies = try selectPolicies(args.value("--policies"))
+    let files = CorpusStore.programs(in: dir)
+    let (kept, total) = CorpusTools.minimize(files.map(\.program), policies: policies)
+    let keptSet = Set(kept)
+    let fm = FileManager.default
+    if let out = args.value("-o"), !args.flag("--dry-run") {
+        do {
+            try fm.createDirectory(atPath: out, withIntermediateDirectories: true)
+            for i in kept {
+                let name = (files[i].path as NSString).lastPathComponent
+                let dest = (out as NSString).appendingPathComponent(name)
+                if fm.fileExists(atPath: dest) { try fm.removeItem(atPath: dest) }
+                try fm.copyItem(atPath: files[i].path, toPath: dest)
+            }
+        } catch { throw UsageError("\(out): \(error.localizedDescription)") }
+    } else if !args.flag("--dry-run") {
+        for (i, f) in files.enumerated() where !keptSet.contains(i) {
+            try? fm.removeItem(atPath: f.path)
+            try? fm.removeItem(atPath: (f.path as NSString).deletingPathExtension + ".json")
+        }
+    }
+    for (i, f) in files.enumerated() { print((keptSet.contains(i) ? "keep   " : "drop   ") + f.path) }
+    let verb = args.flag("--dry-run") ? "would keep" : "kept"
+    print("\(verb) \(kept.count) of \(files.count) program(s): \(total.count) coverage points and signatures on \(policies.count) policies")
+    return 0
+}
+
+/// Writes `.cow` programs as libFuzzer inputs (`ByteDecoder.encode`), one file each.
+func corpusSeeds(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: ["-o"], flagOptions: [])
+    guard !args.positionals.isEmpty else { throw UsageError("corpus seeds needs at least one DIR or FILE") }
+    guard let out = args.value("-o") else { throw UsageError("corpus seeds needs -o DIR") }
+    let files = try collectCowFiles(args.positionals)
+    do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
+        throw UsageError("\(out): \(error.localizedDescription)")
+    }
+    var approximate = 0
+    for f in files {
+        let prog = try loadProgram(f)
+        let bare = Program(ops: prog.ops, thpOrder: prog.thpOrder)
+        if !ByteDecoder.represents(bare) { approximate += 1 }
+        let name = ((f as NSString).lastPathComponent as NSString).deletingPathExtension + ".bin"
+        let dest = (out as NSString).appendingPathComponent(name)
+        guard FileManager.default.createFile(atPath: dest, contents: Data(ByteDecoder.encode(bare))) else {
+            throw UsageError("\(dest): cannot write the file")
+        }
+    }
+    print("\(files.count) seed(s) -> \(out)" + (approximate > 0 ? " (\(approximate) approximate: outside the decoder's universe)" : ""))
+    return 0
+}
