@@ -105,14 +105,14 @@ func replayJSON(_ rows: [ReplayRow]) -> String {
 
 /// `cowfuzz explain FILE [--policy P]`: step by step, policies side by side.
 func runExplain(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--policy", "--policies", "--backend"], flagOptions: [])
+    let args = try Args(argv, valueOptions: ["--policy", "--policies", "--backend", "--real-tiers"], flagOptions: [])
     guard args.positionals.count == 1 else { throw UsageError("explain needs exactly one FILE") }
     let prog = try loadProgram(args.positionals[0])
     var policies = try selectPolicies(args.value("--policies"))
     if let one = args.value("--policy") { policies = try selectPolicies(one) }
     let backend = args.value("--backend") ?? "model"
     guard backend == "model" || backend == "real" else { throw UsageError("--backend expects model or real, got '\(backend)'") }
-    if backend == "real" { return try explainReal(prog, file: args.positionals[0]) }
+    if backend == "real" { return try explainReal(prog, file: args.positionals[0], args: args) }
     print(explainText(prog, policies: policies))
     return 0
 }
