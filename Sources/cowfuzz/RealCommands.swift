@@ -126,7 +126,8 @@ func realReplay(_ programs: [(String, Program)], policies: [PolicyEntry], args: 
 
 func printRealReplayTable(_ rows: [RealReplayRow], policies: [String], verbose: Bool) {
     let nameWidth = min(48, max(8, rows.map { ($0.file as NSString).lastPathComponent.count }.max() ?? 8)) + 2
-    let col = 14
+    let widest = rows.flatMap { r in r.models.map { $0.verdicts.text.count } + [r.realVerdicts.text.count] }.max() ?? 0
+    let col = max(14, widest + 3)
     var header = "program".padding(toLength: nameWidth, withPad: " ", startingAt: 0)
     header += "real".padding(toLength: col, withPad: " ", startingAt: 0)
     for p in policies { header += p.padding(toLength: col, withPad: " ", startingAt: 0) }
