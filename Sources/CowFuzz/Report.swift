@@ -239,3 +239,39 @@ public struct CompareMatrix: Sendable, Codable {
         return try enc.encode(self) + Data("\n".utf8)
     }
 }
+
+/// The Markdown summary of a run (`--summary FILE.md`, the nightly report): figures,
+/// the findings, and the compare matrix with efficiency per policy.
+public enum MarkdownSummary {
+    public static func render(config c: CampaignConfig, result r: CampaignResult) -> String {
+        var out = "# cowfuzz run: seed \(c.seed)\n\n"
+        out += String(format: "%d programs in %.0f s (%.0f programs/s, %d jobs), coverage %d, %d signatures, **%d new**%@.\n\n",
+                      r.stats.programs, r.stats.seconds, r.stats.programsPerSecond, c.jobs, r.stats.coverage,
+                      r.findings.count, r.stats.newFindings, r.interrupted ? " (interrupted)" : "")
+        out += "Replay any run: `\(c.commandLine)`\n\n"
+        let new = r.findings.filter { $0.status == .new }
+        if new.isEmpty {
+            out += "No new signature: every finding is already in the corpus.\n\n"
+        } else {
+            out += "## New findings\n\nTriage: replay, explain, and promote the keepers into `corpus/` (with their `@expect` lines).\n\n"
+            out += "| signature | ops | hits | reproducer |\n|---|---|---|---|\n"
+            for f in new { out += "| `\(f.signature.text)` | \(f.ops) | \(f.hits) | `\(f.path ?? "-")` |\n" }
+            out += "\n"
+        }
+        let known = r.findings.filter { $0.status != .new }
+        if !known.isEmpty {
+            out += "## Known findings\n\n| signature | status | hits | reproducer |\n|---|---|---|---|\n"
+            for f in known { out += "| `\(f.signature.text)` | \(f.status.rawValue) | \(f.hits) | `\(f.path ?? "-")` |\n" }
+            out += "\n"
+        }
+        let m = CompareMatrix(result: r, seed: c.seed)
+        out += "## Policy × verdict (distinct signatures, smallest reproducer)\n\n" + m.markdown + "\n"
+        out += "## Efficiency per 1000 ops\n\n| policy | copies | unshares | eager fork copies | unnecessary copies | peak frames |\n|---|---|---|---|---|---|\n"
+        for p in m.policies {
+            guard let e = m.efficiency[p] else { continue }
+            out += String(format: "| %@ | %.1f | %.1f | %.1f | %.1f | %.1f |\n", p, e.copiesPer1000, e.unsharesPer1000,
+                          e.eagerForkCopiesPer1000, e.unnecessaryCopiesPer1000, e.peakFramesPer1000)
+        }
+        return out
+    }
+}

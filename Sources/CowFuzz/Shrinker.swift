@@ -182,7 +182,7 @@ public final class Shrinker {
                 j += 1
             }
             // A race the finding does not need becomes plain ops (more ops, but simpler).
-            for c in current.sequentializedRaces() where !stopped {
+            for c in current.sequentializedRaces() where !stopped && c.ops.count <= program.ops.count {
                 if shouldStop() { stopped = true; break }
                 if test(c) { current = c; stats[pass].accepted += 1; progress = true; break }
             }

@@ -7,7 +7,7 @@ import Foundation
 /// `fuzz` and `compare` share their campaign options.
 let campaignValueOptions: Set<String> = [
     "--policies", "--seed", "--time", "--runs", "--jobs", "--max-ops", "--ops", "--corpus", "--crashes",
-    "--report", "--junit", "--shard", "--diff", "--backend", "--real-tiers",
+    "--report", "--junit", "--summary", "--shard", "--diff", "--backend", "--real-tiers",
 ]
 let campaignFlagOptions: Set<String> = ["--no-swarm", "--quiet"]
 
@@ -121,6 +121,11 @@ func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResu
     if let path = args.value("--report") {
         do { try CrashWriter.atomicWrite(try FuzzReport(config: c, result: r).json(), to: path) } catch {
             throw UsageError("--report \(path): \(error)")
+        }
+    }
+    if let path = args.value("--summary") {
+        do { try CrashWriter.atomicWrite(Data(MarkdownSummary.render(config: c, result: r).utf8), to: path) } catch {
+            throw UsageError("--summary \(path): \(error)")
         }
     }
     if let path = args.value("--junit") {
