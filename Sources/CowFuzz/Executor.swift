@@ -34,6 +34,7 @@ public final class DifferentialExecutor: @unchecked Sendable {
     var results: [RunResult]
     var acceptance: [Acceptance?] = []
     var acceptanceStatuses: [OpStatus] = []
+    var acceptanceLanes: [OpStatus] = []
     let options: RunOptions
 
     public init(policies: [PolicyEntry], diff: (Int, Int)? = nil, options: RunOptions = RunOptions()) {
@@ -61,9 +62,10 @@ public final class DifferentialExecutor: @unchecked Sendable {
             var observes = false
             for i in 0..<trace.observed.count where trace.observed[i] >= 0 { observes = true; break }
             if observes {
-                if !haveAcceptance || trace.statuses != acceptanceStatuses {
+                if !haveAcceptance || trace.statuses != acceptanceStatuses || trace.laneStatuses != acceptanceLanes {
                     acceptanceStatuses = trace.statuses
-                    acceptance = Checker.acceptance(program, statuses: acceptanceStatuses)
+                    acceptanceLanes = trace.laneStatuses
+                    acceptance = Checker.acceptance(program, statuses: acceptanceStatuses, laneStatuses: acceptanceLanes)
                     haveAcceptance = true
                 }
                 for i in 0..<min(trace.observed.count, acceptance.count) {

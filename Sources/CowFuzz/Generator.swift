@@ -341,22 +341,8 @@ public struct ProgramGenerator: Sendable {
             let (p, r) = procRegion(names, &rng)
             return .splitthp(p: p, r: r, page: page(r, names, &rng))
         case .race:
-            // Two lanes of different processes, e.g. a FOLL_FORCE write against a zap.
-            let laneKinds: [OpKind] = [.pokemem, .madvise, .write, .read, .pin, .munmap, .mprotect, .vmsplice, .fork]
-            var lanes: [Op] = []
-            var used: UInt64 = 0
-            for _ in 0..<2 {
-                var lane = op(of: laneKinds[rng.below(laneKinds.count)], swarm, &names, &rng)
-                var tries = 0
-                while let p = lane.process, used & (1 &<< UInt64(p)) != 0, tries < 4 {
-                    lane = op(of: laneKinds[rng.below(laneKinds.count)], swarm, &names, &rng)
-                    tries += 1
-                }
-                if let p = lane.process { used |= 1 &<< UInt64(p) }
-                lanes.append(lane)
-            }
-            let schedule = (0..<(2 + rng.below(4))).map { _ in UInt8(rng.below(2)) }
-            return .race(lanes: lanes, schedule: schedule)
+            // RaceGeneration.swift: interleavable paths and their opponents, one mm mostly.
+            return raceOp(swarm, &names, &rng)
         }
     }
 }

@@ -10,8 +10,9 @@ import CowModel
 /// `laneStatuses`); without them each lane may or may not have run. In a world where
 /// an op's names do not exist (the serial order made them go away, or never made
 /// them), the op does nothing there. Worlds are kept distinct up to equality of their
-/// state and at most `maxWorlds` are kept (a limitation: a program with many races
-/// of many lanes may be judged against only some serializations). Races whose lanes
+/// state; beyond `maxWorlds` of them the reference gives up judging (every later
+/// observation is accepted): a program with many races of many lanes is not judged
+/// after that point (a limitation, never a false finding). Races whose lanes
 /// observe (`read`, `readpin`, `readpipe`) are skipped by the machine, so they never
 /// reach the reference.
 extension Reference {
@@ -24,6 +25,13 @@ extension Reference {
             return nil
         }
         if !guarded { return applyOne(op) }
+        if saturated {
+            // Too many serializations to follow: accept anything rather than judge wrongly.
+            for k in alternatives.indices where alternatives[k].valid(op) { _ = alternatives[k].applyOne(op) }
+            guard valid(op), var a = applyOne(op) else { return nil }
+            a.accepted = ValueSet.all
+            return a
+        }
         var acc: Acceptance?
         if valid(op) { acc = applyOne(op) }
         for k in alternatives.indices where alternatives[k].valid(op) {
@@ -62,15 +70,17 @@ extension Reference {
                     for l in order where mask[l] && !ops[l].kind.observes && x.valid(ops[l]) {
                         _ = x.applyOne(ops[l])
                     }
-                    if worlds.count < Reference.maxWorlds && !worlds.contains(where: { $0.sameState(x) }) {
-                        worlds.append(x)
+                    if !worlds.contains(where: { $0.sameState(x) }) {
+                        if worlds.count < Reference.maxWorlds { worlds.append(x) } else { saturated = true }
                     }
                 }
             }
         }
+        let full = saturated
         self = worlds[0]
         alternatives = Array(worlds.dropFirst())
         guarded = true
+        saturated = full
     }
 
     /// Every permutation of 0..<n for n ≤ 5, else the n rotations.

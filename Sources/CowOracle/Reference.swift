@@ -32,6 +32,8 @@ public struct ValueSet: Hashable, Sendable {
     }
 
     public var values: [Int] { (0...255).filter { contains(UInt8($0)) } }
+    /// Every value.
+    public static let all: ValueSet = { var s = ValueSet(); s.w0 = ~0; s.w1 = ~0; s.w2 = ~0; s.w3 = ~0; return s }()
 }
 
 /// What the reference semantics accept for one observation, and the observer's own
@@ -96,6 +98,8 @@ public struct Reference {
     var alternatives: [Reference] = []
     /// A race has run: ops are applied to a world only where their names exist.
     var guarded = false
+    /// Races made more worlds than the reference follows: it accepts every value.
+    var saturated = false
 
     public init() {}
 
