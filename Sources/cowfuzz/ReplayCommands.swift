@@ -153,6 +153,15 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
             for i in 0..<min(pages, 4) { note(p, r, i) }
         case let .fork(p, c):
             for (pp, r, i) in named where pp == p { note(c, r, i) }
+        case let .race(lanes, _):
+            for lane in lanes {
+                switch lane {
+                case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
+                    let .pokemem(p, r, i, _):
+                    note(p, r, i)
+                default: break
+                }
+            }
         default: break
         }
     }
@@ -173,6 +182,22 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
             status += String(t.prefix(col - 1)).padding(toLength: col, withPad: " ", startingAt: 0)
         }
         out += status + "\n"
+        if case .race = op {
+            // A race: each policy's interleaved steps with their lane, process and pages.
+            for (pi, s) in steps.enumerated() where !s[k].substeps.isEmpty {
+                out += "  \(policies[pi].name) steps:\n"
+                for sub in s[k].substeps {
+                    let who = sub.process >= 0 ? "p\(sub.process)" : "-"
+                    let evs = sub.events.compactMap(describe).joined(separator: "; ")
+                    out += "    lane \(sub.lane) (\(who)): \(sub.text)\(sub.blocked ? " [blocked]" : "")\(evs.isEmpty ? "" : " — " + evs)\n"
+                    guard !sub.blocked else { continue }
+                    for (p, r, i) in named {
+                        guard let c = sub.pages.first(where: { $0.process == p && $0.region == r && $0.page == i }) else { continue }
+                        out += "        p\(p) r\(r)[\(i)]  \(cellText(c))\n"
+                    }
+                }
+            }
+        }
         let decisionRows = steps.map { s in s[k].events.compactMap(describe) }
         let maxRows = decisionRows.map(\.count).max() ?? 0
         for row in 0..<maxRows {
