@@ -41,14 +41,24 @@ public struct Benchmark {
         }
     }
 
-    /// Programs/s of the executor alone over `programs` on `jobs` workers.
-    public static func executorThroughput(_ programs: [Program], policies: [PolicyEntry], jobs: Int) -> Double {
+    /// CPU seconds this process has used (all threads): figures per CPU second stay
+    /// meaningful on a loaded machine, where wall-clock rates do not.
+    public static func processCPUSeconds() -> Double {
+        var ts = timespec()
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts)
+        return Double(ts.tv_sec) + Double(ts.tv_nsec) / 1e9
+    }
+
+    /// Programs/s of the executor alone over `programs` on `jobs` workers: per wall
+    /// second and per CPU second.
+    public static func executorThroughput(_ programs: [Program], policies: [PolicyEntry], jobs: Int) -> (wall: Double, cpu: Double) {
         let executors = (0..<jobs).map { _ in DifferentialExecutor(policies: policies) }
         // Warm up the machines' buffers.
         var s = ExecutionSummary(policies: policies.count)
         for e in executors { for p in programs.prefix(50) { e.run(p, into: &s) } }
         let cursor = Atomic<Int>(0)
         let start = Date()
+        let cpu0 = processCPUSeconds()
         DispatchQueue.concurrentPerform(iterations: jobs) { w in
             var s = ExecutionSummary(policies: policies.count)
             let e = executors[w]
@@ -58,7 +68,8 @@ public struct Benchmark {
                 for i in k..<min(programs.count, k + 64) { e.run(programs[i], into: &s) }
             }
         }
-        return Double(programs.count) / Date().timeIntervalSince(start)
+        let n = Double(programs.count)
+        return (n / Date().timeIntervalSince(start), n / max(1e-9, processCPUSeconds() - cpu0))
     }
 
     func fmt(_ x: Double, _ digits: Int = 0) -> String { String(format: "%.\(digits)f", x) }
@@ -76,17 +87,19 @@ public struct Benchmark {
         let opsPerProgram = Double(gen.maxOps * all.count)
         log("== throughput: \(programs.count) programs of \(gen.maxOps) ops on \(all.count) policies ==")
         for j in Set([1, jobs]).sorted() {
-            let pps = Benchmark.executorThroughput(programs, policies: all, jobs: j)
-            log("executor   jobs=\(j): \(fmt(pps)) programs/s, \(fmt(pps * opsPerProgram / 1e6, 2))M policy-op steps/s, \(fmt(pps / Double(j))) programs/s per core")
+            let (pps, perCPU) = Benchmark.executorThroughput(programs, policies: all, jobs: j)
+            log("executor   jobs=\(j): \(fmt(pps)) programs/s, \(fmt(pps * opsPerProgram / 1e6, 2))M policy-op steps/s; per CPU second: \(fmt(perCPU)) programs, \(fmt(perCPU * opsPerProgram / 1e6, 2))M steps")
         }
         for j in Set([1, jobs]).sorted() {
             var c = CampaignConfig()
             c.runs = campaignRuns
             c.jobs = j
             c.shrink = false
+            let cpu0 = Benchmark.processCPUSeconds()
             let r = Campaign(c).run()
+            let cpu = Benchmark.processCPUSeconds() - cpu0
             let steps = Double(r.stats.opsExecuted) / r.stats.seconds
-            log("campaign   jobs=\(j): \(fmt(r.stats.programsPerSecond)) programs/s (generation, mutation, coverage, \(c.generator.minOps)–\(c.generator.maxOps) ops), \(fmt(steps / 1e6, 2))M executed policy-op steps/s, coverage \(r.stats.coverage), \(r.findings.count) signatures")
+            log("campaign   jobs=\(j): \(fmt(r.stats.programsPerSecond)) programs/s, \(fmt(Double(r.stats.programs) / cpu)) per CPU second (generation, mutation, coverage; \(c.generator.minOps)–\(c.generator.maxOps) ops), \(fmt(steps / 1e6, 2))M executed policy-op steps/s, coverage \(r.stats.coverage), \(r.findings.count) signatures")
         }
 
         log("\n== first finding per era policy: \(seeds.count) seeds, 1 job, up to \(fmt(searchSeconds))s each ==")
