@@ -13,11 +13,13 @@ cp .build/release/CowLibFuzzer "$OUT/cowfuzz_fuzzer"
 
 # The fuzzer cannot be given environment variables here, so it reads
 # cowfuzz_fuzzer.conf beside itself: trap only on signatures that the committed corpus
-# does not already show (the known era bugs), on any policy.
+# does not already show (the known era bugs), on any policy; and end with exit(1), not
+# a trap, because Swift's crash handler cannot be switched off there.
 mkdir -p "$OUT/cowfuzz_known"
 cp corpus/*.cow "$OUT/cowfuzz_known/"
 cat > "$OUT/cowfuzz_fuzzer.conf" <<CONF
 COWFUZZ_TRAP=any
+COWFUZZ_ON_FINDING=exit
 COWFUZZ_KNOWN=cowfuzz_known
 CONF
 cat > "$OUT/cowfuzz_fuzzer.options" <<OPTIONS

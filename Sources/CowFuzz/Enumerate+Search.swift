@@ -27,6 +27,8 @@ public struct EnumerationReport: Sendable {
     public var completedDepth: Int
     /// Programs checked with exactly `d + 1` ops at index `d` (the last may be partial).
     public var programsPerDepth: [Int]
+    /// Seconds since the start when each depth ended (same indices).
+    public var secondsAtDepth: [Double]
     /// Programs dropped because an op skipped on some policy (0 unless the state
     /// tracking of `Enumerator` is out of step with the machine).
     public var skippedPrograms: Int
@@ -57,6 +59,7 @@ extension Enumerator {
         let nv = Verdict.allCases.count
         var best = [Counterexample?](repeating: nil, count: policies.count * nv)
         var perDepth: [Int] = []
+        var secondsAtDepth: [Double] = []
         var skipped = 0
         var completed = 0
         let stop = Atomic<Bool>(false)
@@ -117,12 +120,13 @@ extension Enumerator {
                 }
             }
             perDepth.append(checked)
-            progress?(d, checked, (clock.now - start).enumerationSeconds)
+            secondsAtDepth.append((clock.now - start).enumerationSeconds)
+            progress?(d, checked, secondsAtDepth[d - 1])
             if partial { break }
             completed = d
         }
         return EnumerationReport(universe: universe, policies: policies.map(\.name), requestedDepth: depth,
-                                 completedDepth: completed, programsPerDepth: perDepth, skippedPrograms: skipped,
+                                 completedDepth: completed, programsPerDepth: perDepth, secondsAtDepth: secondsAtDepth, skippedPrograms: skipped,
                                  found: best.compactMap { $0 }, seconds: (clock.now - start).enumerationSeconds, jobs: jobs)
     }
 

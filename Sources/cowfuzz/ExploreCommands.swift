@@ -74,10 +74,11 @@ func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// The report of `enumerate` (deterministic apart from the last line's figures).
 func enumerationText(_ r: EnumerationReport) -> String {
-    var out = "\ndepth  programs\n"
+    var out = "\ndepth  programs    done after (s)\n"
     for (d, n) in r.programsPerDepth.enumerated() {
         let mark = d + 1 > r.completedDepth ? "  (stopped: time limit)" : ""
-        out += String(d + 1).padding(toLength: 7, withPad: " ", startingAt: 0) + String(n) + mark + "\n"
+        out += String(d + 1).padding(toLength: 7, withPad: " ", startingAt: 0) + String(n).padding(toLength: 12, withPad: " ", startingAt: 0)
+            + String(format: "%.1f", r.secondsAtDepth[d]) + mark + "\n"
     }
     if r.skippedPrograms > 0 { out += "(\(r.skippedPrograms) program(s) dropped because an op skipped)\n" }
     out += r.stoppedEarly
