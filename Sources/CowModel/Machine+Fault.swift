@@ -1,12 +1,8 @@
 /// Read and write faults: `do_anonymous_page`, `do_read_fault`, `do_cow_fault`,
 /// `do_wp_page` (copy or reuse, decided by the policy), and unsharing.
 extension Machine {
-    mutating func read(_ p: Int, _ r: Int, _ i: Int) -> (OpStatus, Int16) {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return (.skipped(why), -1)
-        }
+    mutating func read(_ p: Int, _ r: Int, _ i: Int) throws(SkipReason) -> (OpStatus, Int16) {
+        let (si, reg) = try place(p, r, i)
         if s.slots[si].state == .swap { swapIn(si, p: p, r: r, i: i, write: false) }
         if s.slots[si].state != .present { readFault(si, p: p, r: r, i: i, reg: reg) }
         let f = s.slots[si].frame
@@ -35,12 +31,8 @@ extension Machine {
         s.event(.fault, p: p, r: r, i: i, to: s.slots[si].frame)
     }
 
-    mutating func write(_ p: Int, _ r: Int, _ i: Int, _ v: UInt8) -> OpStatus {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+    mutating func write(_ p: Int, _ r: Int, _ i: Int, _ v: UInt8) throws(SkipReason) -> OpStatus {
+        let (si, reg) = try place(p, r, i)
         guard s.slots[si].vm.contains(.write) else { return .skipped(.notWritable) }
         if !(s.slots[si].state == .present && s.slots[si].writable) {
             writeFault(si, p: p, r: r, i: i, reg: reg, unshare: false)

@@ -39,13 +39,9 @@ extension Machine {
         return s.slots[si].frame
     }
 
-    mutating func pin(_ p: Int, _ r: Int, _ i: Int, _ g: Int, _ flags: PinFlags) -> OpStatus {
+    mutating func pin(_ p: Int, _ r: Int, _ i: Int, _ g: Int, _ flags: PinFlags) throws(SkipReason) -> OpStatus {
         guard !s.pins[g].active else { return .skipped(.pinExists) }
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+        let (si, reg) = try place(p, r, i)
         let write = flags.contains(.rw)
         // check_vma_flags: FOLL_WRITE without FOLL_FORCE needs VM_WRITE.
         guard !write || s.slots[si].vm.contains(.write) else {
@@ -101,13 +97,9 @@ extension Machine {
         s.coverage.hit(before <= (pin.follPin && s.frames[Int(h)].order == 0 ? MachineState.pinBias : 1) ? .unpinFree : .unpinKeep, 0)
     }
 
-    mutating func vmsplice(_ p: Int, _ r: Int, _ i: Int, _ pipe: Int) -> OpStatus {
+    mutating func vmsplice(_ p: Int, _ r: Int, _ i: Int, _ pipe: Int) throws(SkipReason) -> OpStatus {
         guard s.pipeCount[pipe] < Limits.pipeDepth else { return .skipped(.pipeFull) }
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+        let (si, reg) = try place(p, r, i)
         // iov_iter_get_pages: a FOLL_GET read reference, even today.
         let f = gupFollow(si, p: p, r: r, i: i, reg: reg, write: false, follPin: false, longterm: false)
         grab(f, follPin: false)
@@ -132,12 +124,8 @@ extension Machine {
     }
 
     /// A write through /proc/P/mem: FOLL_FORCE|FOLL_WRITE with FOLL_GET, then put.
-    mutating func pokemem(_ p: Int, _ r: Int, _ i: Int, _ v: UInt8) -> OpStatus {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+    mutating func pokemem(_ p: Int, _ r: Int, _ i: Int, _ v: UInt8) throws(SkipReason) -> OpStatus {
+        let (si, reg) = try place(p, r, i)
         let vmWrite = s.slots[si].vm.contains(.write)
         // check_vma_flags: FOLL_FORCE may override VM_WRITE only on COW mappings.
         if !vmWrite && reg.backing == .shared {

@@ -235,12 +235,8 @@ extension Machine {
 
     // MARK: - splitpmd, splitthp, collapse
 
-    mutating func splitpmdOp(_ p: Int, _ r: Int, _ i: Int) -> OpStatus {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+    mutating func splitpmdOp(_ p: Int, _ r: Int, _ i: Int) throws(SkipReason) -> OpStatus {
+        let (si, reg) = try place(p, r, i)
         guard reg.huge != .hugetlb, s.slots[si].state == .present, s.slots[si].pmd else { return .skipped(.notApplicable) }
         splitPMD(at: si, p: p, r: r, i: i)
         return .executed
@@ -249,12 +245,8 @@ extension Machine {
     /// `split_huge_page`: refused while the folio has references beyond its mappings and
     /// the swap cache (pins, GUP references); otherwise every PMD mapping is split and
     /// the folio becomes small folios that keep their own exclusivity.
-    mutating func splitthpOp(_ p: Int, _ r: Int, _ i: Int) -> OpStatus {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+    mutating func splitthpOp(_ p: Int, _ r: Int, _ i: Int) throws(SkipReason) -> OpStatus {
+        let (si, reg) = try place(p, r, i)
         guard reg.huge != .hugetlb, s.slots[si].state == .present else { return .skipped(.notApplicable) }
         let f = s.slots[si].frame
         let h = s.head(f)

@@ -2,12 +2,8 @@
 /// inside the op). Data and mappings move to a new folio; exclusivity is kept through
 /// writable and readable-exclusive entries from 5.19 on.
 extension Machine {
-    mutating func migrate(_ p: Int, _ r: Int, _ i: Int) -> OpStatus {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+    mutating func migrate(_ p: Int, _ r: Int, _ i: Int) throws(SkipReason) -> OpStatus {
+        let (si, reg) = try place(p, r, i)
         guard reg.huge != .hugetlb, s.slots[si].state == .present else { return .skipped(.notApplicable) }
         let f = s.slots[si].frame
         guard s.frames[Int(f)].kind == .anon else { return .skipped(.notApplicable) }

@@ -178,7 +178,8 @@ extension Machine {
             finish(&lane, .executed, .fastCommitted(frame: f))
         case .slow:
             lane.user = false
-            let st = pin(p, r, i, g, flags)
+            let st: OpStatus
+            do { st = try pin(p, r, i, g, flags) } catch { st = .skipped(error) }
             finish(&lane, st, .slowPath)
         default:
             finish(&lane, lane.status, .skipped)
@@ -221,26 +222,8 @@ extension Machine {
             forkAdvance(&lane, &seq, p: p, c: c)
         case .forkApply:
             let r = lane.cursorR, k = lane.pendingK
-            let psi = s.slotIndex(p, r, k), csi = s.slotIndex(c, r, k)
-            let ps = s.slots[psi]
-            let f = ps.frame
-            if lane.pendingCopy {
-                s.cover(.forkEagerCopy, f)
-                let n = copyFolioForChild(f, hugetlb: false)
-                s.mapPTE(csi, n, writable: ps.vm.contains(.write), dirty: true)
-                s.counters.eagerForkCopies += 1
-                s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
-            } else {
-                if P.tracksExclusive && s.frames[Int(f)].exclusive {
-                    s.cover(.forkClearExclusive, f)
-                    s.frames[Int(f)].exclusive = false
-                } else {
-                    s.cover(.forkShare, f)
-                }
-                s.slots[psi].writable = false
-                s.mapPTE(csi, f, writable: false, dirty: ps.dirty)
-                s.event(.share, p: c, r: r, i: k, from: f)
-            }
+            let f = s.slots[s.slotIndex(p, r, k)].frame
+            applyForkAnon(p: p, c: c, r: r, k: k, copy: lane.pendingCopy, hugetlb: false)
             lane.note = .forkApply(r: r, k: k, frame: f, copy: lane.pendingCopy)
             lane.phase = .forkCopy
             forkAdvance(&lane, &seq, p: p, c: c)

@@ -1,12 +1,8 @@
 /// Swap: reclaim through the reverse map into the swap cache, and `do_swap_page`.
 extension Machine {
     /// `swapout P R[i]`: reclaim the page (every mapping of it, in every process).
-    mutating func swapout(_ p: Int, _ r: Int, _ i: Int) -> OpStatus {
-        let si: Int, reg: Region
-        switch locate(p, r, i) {
-        case let .ok(a, b): (si, reg) = (a, b)
-        case let .skip(why): return .skipped(why)
-        }
+    mutating func swapout(_ p: Int, _ r: Int, _ i: Int) throws(SkipReason) -> OpStatus {
+        let (si, reg) = try place(p, r, i)
         guard reg.backing == .anon, reg.huge != .hugetlb, s.slots[si].state == .present else { return .skipped(.notApplicable) }
         let f = s.slots[si].frame
         guard s.frames[Int(f)].kind == .anon, !s.folio(f).ksm else { return .skipped(.notApplicable) }

@@ -27,6 +27,14 @@ public struct Machine<P: Policy>: Sendable {
         return .ok(si, reg)
     }
 
+    /// `locate` for ops that throw their skip reason: `let (si, reg) = try place(p, r, i)`.
+    @inline(__always) func place(_ p: Int, _ r: Int, _ i: Int) throws(SkipReason) -> (Int, Region) {
+        switch locate(p, r, i) {
+        case let .ok(si, reg): return (si, reg)
+        case let .skip(why): throw why
+        }
+    }
+
     /// The slot range of a region op, or why it cannot run. `needMapped`: every page
     /// of the range must be mapped (mprotect, madvise, mremap fail on holes).
     @inline(__always) func locateRange(_ p: Int, _ r: Int, _ range: PageRange?, needMapped: Bool) -> (Int, Int, Region)? {
@@ -54,6 +62,15 @@ public struct Machine<P: Policy>: Sendable {
     /// Runs one op. `index` is its position in the program (for events).
     public mutating func apply(_ op: Op, index: Int) -> (OpStatus, Int16) {
         s.currentOp = Int32(index)
+        do {
+            return try dispatch(op)
+        } catch {
+            return (.skipped(error), -1)
+        }
+    }
+
+    /// Runs one op; an op whose names do not exist throws why it was skipped.
+    @inline(__always) mutating func dispatch(_ op: Op) throws(SkipReason) -> (OpStatus, Int16) {
         switch op {
         case let .mmap(p, r, pages, backing, huge):
             return (mmap(p, r, pages, backing, huge), -1)
@@ -66,15 +83,15 @@ public struct Machine<P: Policy>: Sendable {
         case let .madvise(p, r, advice, range):
             return (madvise(p, r, advice, range), -1)
         case let .write(p, r, i, v):
-            return (write(p, r, i, v), -1)
+            return try (write(p, r, i, v), -1)
         case let .read(p, r, i):
-            return read(p, r, i)
+            return try read(p, r, i)
         case let .fork(p, c):
             return (fork(p, c), -1)
         case let .exit(p):
             return (exit(p), -1)
         case let .pin(p, r, i, g, flags):
-            return (pin(p, r, i, g, flags), -1)
+            return try (pin(p, r, i, g, flags), -1)
         case let .unpin(g):
             return (unpin(g), -1)
         case let .readpin(g):
@@ -86,21 +103,21 @@ public struct Machine<P: Policy>: Sendable {
             s.frames[Int(s.pins[g].frame)].content = v
             return (.executed, -1)
         case let .vmsplice(p, r, i, pipe):
-            return (vmsplice(p, r, i, pipe), -1)
+            return try (vmsplice(p, r, i, pipe), -1)
         case let .readpipe(pipe):
             return readpipe(pipe)
         case let .pokemem(p, r, i, v):
-            return (pokemem(p, r, i, v), -1)
+            return try (pokemem(p, r, i, v), -1)
         case .ksm:
             return (ksmPass(), -1)
         case let .migrate(p, r, i):
-            return (migrate(p, r, i), -1)
+            return try (migrate(p, r, i), -1)
         case let .swapout(p, r, i):
-            return (swapout(p, r, i), -1)
+            return try (swapout(p, r, i), -1)
         case let .splitpmd(p, r, i):
-            return (splitpmdOp(p, r, i), -1)
+            return try (splitpmdOp(p, r, i), -1)
         case let .splitthp(p, r, i):
-            return (splitthpOp(p, r, i), -1)
+            return try (splitthpOp(p, r, i), -1)
         case let .race(lanes, schedule):
             return (race(lanes, schedule), -1)
         }
@@ -332,26 +349,36 @@ public struct Machine<P: Policy>: Sendable {
             s.mapPTE(csi, f, writable: false, dirty: false)
         case .anon:
             let hugetlb = reg.huge == .hugetlb
-            if !s.frames[Int(f)].ksm,
-               P.forkAnon(s, frame: f, parentHasPinned: parentPinned, hugetlb: hugetlb) == .copyForChild {
-                s.cover(hugetlb ? .hugetlbForkCopy : .forkEagerCopy, f)
-                let n = copyFolioForChild(f, hugetlb: hugetlb)
-                s.mapPTE(csi, n, writable: ps.vm.contains(.write), dirty: true)
-                s.counters.eagerForkCopies += 1
-                s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
-            } else {
-                if P.tracksExclusive && s.frames[Int(f)].exclusive {
-                    s.cover(.forkClearExclusive, f)
-                    s.frames[Int(f)].exclusive = false
-                } else {
-                    s.cover(.forkShare, f)
-                }
-                s.slots[psi].writable = false
-                s.mapPTE(csi, f, writable: false, dirty: ps.dirty)
-                s.event(.share, p: c, r: r, i: k, from: f)
-            }
+            let copy = !s.frames[Int(f)].ksm
+                && P.forkAnon(s, frame: f, parentHasPinned: parentPinned, hugetlb: hugetlb) == .copyForChild
+            applyForkAnon(p: p, c: c, r: r, k: k, copy: copy, hugetlb: hugetlb)
         case .free:
             return
+        }
+    }
+
+    /// Carries out fork's decision for one anonymous PTE: the child's own copy (the
+    /// parent keeps its page and PTE), or sharing read-only (clearing PageAnonExclusive).
+    mutating func applyForkAnon(p: Int, c: Int, r: Int, k: Int, copy: Bool, hugetlb: Bool) {
+        let psi = s.slotIndex(p, r, k), csi = s.slotIndex(c, r, k)
+        let ps = s.slots[psi]
+        let f = ps.frame
+        if copy {
+            s.cover(hugetlb ? .hugetlbForkCopy : .forkEagerCopy, f)
+            let n = copyFolioForChild(f, hugetlb: hugetlb)
+            s.mapPTE(csi, n, writable: ps.vm.contains(.write), dirty: true)
+            s.counters.eagerForkCopies += 1
+            s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
+        } else {
+            if P.tracksExclusive && s.frames[Int(f)].exclusive {
+                s.cover(.forkClearExclusive, f)
+                s.frames[Int(f)].exclusive = false
+            } else {
+                s.cover(.forkShare, f)
+            }
+            s.slots[psi].writable = false
+            s.mapPTE(csi, f, writable: false, dirty: ps.dirty)
+            s.event(.share, p: c, r: r, i: k, from: f)
         }
     }
 

@@ -10,7 +10,7 @@ public enum OpStatus: Hashable, Sendable {
 }
 
 /// Why an op did not run. A closed set of static reasons: no strings on the hot path.
-public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable {
+public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable, Error {
     case noProcess, processExists, noRegion, regionExists, pageOutOfRange, pageNotMapped
     case notWritable, noPin, pinExists, pinNotWritable, noPipe, pipeFull, pipeEmpty
     case badRange, notSupportedYet, notApplicable, refusedByKernel, gupFailed
