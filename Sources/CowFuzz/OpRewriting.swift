@@ -248,3 +248,20 @@ extension Program {
         return out
     }
 }
+
+extension Program {
+    /// Fewer processes: for each `fork P -> C`, the program without that fork in which
+    /// every later op of `C` is done by `P` instead. A parent and child that play one
+    /// role between them become one process.
+    public var processMerges: [Program] {
+        var out: [Program] = []
+        for (i, op) in ops.enumerated() {
+            guard case let .fork(p, c) = op else { continue }
+            var q = self
+            q.ops.remove(at: i)
+            for k in i..<q.ops.count { q.ops[k] = q.ops[k].rewritten(p: { $0 == c ? p : $0 }) }
+            out.append(q)
+        }
+        return out
+    }
+}

@@ -41,7 +41,8 @@ public struct ShrinkResult: Sendable {
 /// 1. `truncate`: drop the ops after the observation that shows the finding;
 /// 2. `ddmin`: delta debugging over chunks of ops (Zeller and Hildebrandt, 2002);
 /// 3. `remove-one`: every single op, last to first (this makes the result 1-minimal);
-/// 4. `simplify`: operands, simplest variant first: the pages of whole regions together
+/// 4. `simplify`: fewer processes (a forked child's ops done by its parent), then
+///    operands, simplest variant first: the pages of whole regions together
 ///    (one page, or the used indices renumbered), then each op (fewer pages, no range,
 ///    lower page indices and processes, fewer pin flags, anonymous private non-huge backing);
 /// 5. `values`: values renumbered 1, 2, … in order of first appearance;
@@ -169,7 +170,7 @@ public final class Shrinker {
             }
             // 4. operands: pages of whole regions first, then each op, simplest variant first.
             pass = 3
-            for c in current.pageCompactions {
+            for c in current.processMerges + current.pageCompactions {
                 if attempt(c) { progress = true; break }
             }
             var j = 0
