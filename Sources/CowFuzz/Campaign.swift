@@ -28,6 +28,10 @@ public struct CampaignConfig: Sendable {
     public var crashesDir: String?
     /// Shrink new findings (benchmarks that time the search alone turn it off).
     public var shrink = true
+    /// After a new finding is shrunk, this many later programs showing the same signature
+    /// are shrunk too and the shortlex-smallest result is kept: a greedy shrinker stops
+    /// in a local minimum, and a signature can be reached by several bugs.
+    public var reshrinkAttempts = 8
     /// Stop at the first new finding (benchmarks).
     public var stopAtFirstFinding = false
     /// How the run was started, for the header of crash files.
@@ -164,6 +168,8 @@ public final class Campaign: @unchecked Sendable {
         var laneCoverage = [[Coverage]](repeating: Array(repeating: Coverage(), count: names.count), count: lanes)
         var globalCoverage = Array(repeating: Coverage(), count: names.count)
         var seen = Set<SignatureKey>()
+        /// New signatures whose reproducer may still improve: attempts left.
+        var improving: [SignatureKey: Int] = [:]
         var findings: [SignatureKey: Finding] = [:]
         var writeErrors: [String] = []
         var stats = CampaignStats()
@@ -201,6 +207,7 @@ public final class Campaign: @unchecked Sendable {
             if indices.isEmpty { continue }
             var outcomes = [Outcome](repeating: Outcome(), count: indices.count)
             let poolSnapshot = pools, coverageSnapshot = laneCoverage, seenSnapshot = seen
+            let improvingSnapshot = Set(improving.keys)
             let cursor = Atomic<Int>(0)
             outcomes.withUnsafeMutableBufferPointer { out in
                 nonisolated(unsafe) let out = out
@@ -226,7 +233,7 @@ public final class Campaign: @unchecked Sendable {
                         var unseen = false
                         if worker.summary.keys.any {
                             o.keys = worker.summary.keys.keys
-                            unseen = o.keys.contains(where: { !seenSnapshot.contains($0) })
+                            unseen = o.keys.contains(where: { !seenSnapshot.contains($0) || improvingSnapshot.contains($0) })
                         }
                         if o.coverage != nil || unseen { o.program = prog; o.origin = origin; o.swarm = swarm }
                         out[k] = o
@@ -235,6 +242,7 @@ public final class Campaign: @unchecked Sendable {
             }
             // Merge in index order: pools, coverage, findings.
             var fresh: [(SignatureKey, Int, Outcome)] = []
+            var retry: [(SignatureKey, Int, Outcome)] = []
             for (k, o) in outcomes.enumerated() {
                 let i = indices[k]
                 stats.programs += 1
@@ -275,18 +283,23 @@ public final class Campaign: @unchecked Sendable {
                         }
                     } else {
                         findings[key]?.hits += 1
+                        if let left = improving[key], o.program != nil {
+                            improving[key] = left > 1 ? left - 1 : nil
+                            retry.append((key, i, o))
+                        }
                     }
                 }
             }
-            // Shrink the new findings in parallel, then write them in order.
-            if !fresh.isEmpty {
-                var shrunk = [ShrinkResult?](repeating: nil, count: fresh.count)
-                let freshList = fresh
+            // Shrink the new findings (and later programs of recent ones) in parallel,
+            // then write them in order.
+            if !fresh.isEmpty || !retry.isEmpty {
+                let freshList = fresh + retry
+                var shrunk = [ShrinkResult?](repeating: nil, count: freshList.count)
                 let cursor2 = Atomic<Int>(0)
                 if c.shrink {
                     shrunk.withUnsafeMutableBufferPointer { out in
                         nonisolated(unsafe) let out = out
-                        DispatchQueue.concurrentPerform(iterations: min(jobs, fresh.count)) { w in
+                        DispatchQueue.concurrentPerform(iterations: min(jobs, freshList.count)) { w in
                             let shrinker = workers[w].shrinker
                             shrinker.shouldStop = { [unowned self] in self.stopRequested }
                             while true {
@@ -313,7 +326,28 @@ public final class Campaign: @unchecked Sendable {
                     }
                     findings[key] = f
                     stats.newFindings += 1
+                    if c.shrink && c.reshrinkAttempts > 0 { improving[key] = c.reshrinkAttempts }
                     onFinding?(f)
+                }
+                for (k, (key, i, o)) in retry.enumerated() {
+                    guard var f = findings[key], let s = shrunk[fresh.count + k], let prog = o.program else { continue }
+                    f.shrunkPrograms += 1
+                    if s.program.isShortlexSmaller(than: f.program) {
+                        f.program = s.program
+                        f.shrink = s
+                        f.programIndex = i
+                        f.origin = o.origin
+                        f.originalOps = prog.ops.count
+                        f.swarm = o.swarm?.kinds ?? []
+                        if let dir = c.crashesDir {
+                            do {
+                                f.path = try CrashWriter(directory: dir).write(f, seed: c.seed, commandLine: c.commandLine)
+                            } catch {
+                                writeErrors.append("\(f.signature.text): \(error)")
+                            }
+                        }
+                    }
+                    findings[key] = f
                 }
             }
             stats.findings = findings.count

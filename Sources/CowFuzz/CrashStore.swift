@@ -90,7 +90,8 @@ public struct CrashWriter: Sendable {
             " Found by '\(commandLine)' (seed \(seed)), program #\(f.programIndex) (\(f.origin == .mutant ? "a mutant of a pool program" : "a fresh program"), \(f.originalOps) ops),",
         ]
         if let s = f.shrink {
-            comments.append(" shrunk to \(f.program.ops.count) ops in \(s.predicateCalls) predicate calls\(s.complete ? "" : " (stopped early: may not be minimal)").")
+            comments.append(" shrunk to \(f.program.ops.count) ops in \(s.predicateCalls) predicate calls\(s.complete ? "" : " (stopped early: may not be minimal)")"
+                + (f.shrunkPrograms > 1 ? " (the smallest of \(f.shrunkPrograms) programs with this signature, shrunk)." : "."))
         }
         if !f.swarm.isEmpty { comments.append(" Swarm: \(f.swarm.map(\.name).joined(separator: ","))") }
         if let example = outcomes.first(where: { o in f.signature.policies.contains(o.policy) })?.violations.first(where: {

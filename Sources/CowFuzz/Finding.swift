@@ -35,8 +35,10 @@ public struct Finding: Sendable {
     public var foundAfterPrograms: Int
     /// The op kinds of the program's swarm draw (fresh programs only).
     public var swarm: [OpKind]
-    /// The shrinker's figures (new findings only).
+    /// The shrinker's figures (new findings only) for the kept reproducer.
     public var shrink: ShrinkResult?
+    /// Programs with this signature that were shrunk; the smallest result is kept.
+    public var shrunkPrograms = 1
 
     public var ops: Int { program.ops.count }
 }
