@@ -43,6 +43,10 @@ public struct Acceptance: Hashable, Sendable {
     public var history: ValueSet
     /// The observation is through a FOLL_PIN pin with coherence semantics (spec §4.1 item 3).
     public var coherent: Bool
+    /// Values other processes stored into other cells since the observed cell was born
+    /// (after fork, the other side's writes): seeing one of them is isolation, whatever
+    /// else the observer once held.
+    public var foreign = ValueSet()
 }
 
 /// The reference semantics of design.md and spec §4.1, independent of any policy.
@@ -55,12 +59,23 @@ public struct Acceptance: Hashable, Sendable {
 /// statuses (an op that was skipped or refused did nothing).
 public struct Reference {
     struct Cell {
+        /// Stores (in `storeLog`) before this cell existed.
+        var born: Int32 = 0
+        /// The process whose memory it is (its creator for a shared cell).
+        var owner: Int32 = -1
         var value = ValueSet(0)
         var history = ValueSet(0)
         var alive = true
         /// Backed by an anonymous page (written, or copied at fork from such a cell).
         var anon = false
         var shared = false
+    }
+
+    struct StoreRecord {
+        var cell: Int32
+        var value: UInt8
+        /// The process that wrote it (a device write counts as its pin's owner's).
+        var writer: Int32
     }
 
     struct Ref {
@@ -93,6 +108,8 @@ public struct Reference {
     var pins: [Ref] = []
     var pipes: [[Ref]] = []
     var everWritten = ValueSet(0)
+    /// Every store into a cell, in order (for telling another process's value from a stale own one).
+    var storeLog: [StoreRecord] = []
     var procCap = 1, regionCap = 1, pageCap = 1
     /// After a race: the other serializations' states ("worlds"; see Reference+Race.swift).
     var alternatives: [Reference] = []
@@ -119,10 +136,11 @@ public struct Reference {
         pins = Array(repeating: Ref(), count: shape.pins)
         pipes = Array(repeating: [], count: shape.pipes)
         everWritten = ValueSet(0)
+        storeLog.removeAll(keepingCapacity: true)
     }
 
-    mutating func newCell(shared: Bool = false) -> Int32 {
-        cells.append(Cell(shared: shared))
+    mutating func newCell(owner: Int, shared: Bool = false) -> Int32 {
+        cells.append(Cell(born: Int32(storeLog.count), owner: Int32(owner), shared: shared))
         return Int32(cells.count - 1)
     }
 
@@ -135,9 +153,10 @@ public struct Reference {
     }
 
     /// A value lands in a cell: by a store of its owner, or a device write through a coherent pin.
-    mutating func store(_ c: Int32, _ v: UInt8, exact: Bool) {
+    mutating func store(_ c: Int32, _ v: UInt8, exact: Bool, writer: Int) {
         everWritten.insert(v)
         guard c >= 0 else { return }
+        storeLog.append(StoreRecord(cell: c, value: v, writer: Int32(writer)))
         if exact { cells[Int(c)].value = ValueSet(v) } else { cells[Int(c)].value.insert(v) }
         cells[Int(c)].history.insert(v)
         cells[Int(c)].anon = true
@@ -157,11 +176,11 @@ public struct Reference {
             var info = RegionInfo(exists: true, pages: pages, backing: backing)
             if backing == .shared {
                 info.objectBase = Int32(cells.count)
-                for _ in 0..<pages { _ = newCell(shared: true) }
+                for _ in 0..<pages { _ = newCell(owner: p, shared: true) }
             }
             regions[ri(p, r)] = info
             for k in 0..<pages {
-                locs[li(p, r, k)] = Loc(cell: backing == .shared ? info.objectBase + Int32(k) : newCell())
+                locs[li(p, r, k)] = Loc(cell: backing == .shared ? info.objectBase + Int32(k) : newCell(owner: p))
             }
         case let .munmap(p, r, range):
             let reg = regions[ri(p, r)]
@@ -189,7 +208,7 @@ public struct Reference {
                 case .dontneed:
                     if reg.backing != .shared {
                         kill(l)
-                        locs[l].cell = newCell()
+                        locs[l].cell = newCell(owner: p)
                     }
                 case .dontfork: locs[l].dontfork = true
                 case .dofork: locs[l].dontfork = false
@@ -198,10 +217,11 @@ public struct Reference {
                 }
             }
         case let .write(p, r, i, v), let .pokemem(p, r, i, v):
-            store(locs[li(p, r, i)].cell, v, exact: true)
+            store(locs[li(p, r, i)].cell, v, exact: true, writer: p)
         case let .read(p, r, i):
-            let c = cells[Int(locs[li(p, r, i)].cell)]
-            return Acceptance(accepted: c.value, history: c.history, coherent: false)
+            let cid = locs[li(p, r, i)].cell
+            let c = cells[Int(cid)]
+            return Acceptance(accepted: c.value, history: c.history, coherent: false, foreign: foreign(to: cid))
         case let .fork(p, c):
             alive[c] = true
             for r in 0..<regionCap {
@@ -218,9 +238,9 @@ public struct Reference {
                     if cell.shared {
                         nl.cell = pl.cell
                     } else if pl.wipeonfork {
-                        nl.cell = newCell()
+                        nl.cell = newCell(owner: c)
                     } else {
-                        nl.cell = newCell()
+                        nl.cell = newCell(owner: c)
                         cells[Int(nl.cell)].value = cell.value
                         cells[Int(nl.cell)].history = cell.history
                         cells[Int(nl.cell)].anon = cell.anon
@@ -249,14 +269,15 @@ public struct Reference {
             let ref = pins[g]
             let cell = cells[Int(ref.cell)]
             let acc = ref.coherent && cell.alive ? cell.value : ref.acc
-            return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent)
+            return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent, foreign: foreign(to: ref.cell))
         case let .writepin(g, v):
             let ref = pins[g]
             if cells[Int(ref.cell)].alive {
-                store(ref.cell, v, exact: ref.coherent)
+                store(ref.cell, v, exact: ref.coherent, writer: Int(ref.owner))
             } else {
                 // The owner no longer maps the page: the write reaches only references to it.
                 everWritten.insert(v)
+                storeLog.append(StoreRecord(cell: ref.cell, value: v, writer: ref.owner))
                 cells[Int(ref.cell)].history.insert(v)
                 for h in pins.indices where pins[h].active && pins[h].cell == ref.cell { pins[h].acc.insert(v) }
                 for q in pipes.indices {
@@ -269,7 +290,8 @@ public struct Reference {
             pipes[pipe].append(Ref(active: true, cell: c, acc: cells[Int(c)].value, coherent: false, owner: Int32(p)))
         case let .readpipe(pipe):
             let ref = pipes[pipe].removeFirst()
-            return Acceptance(accepted: ref.acc, history: cells[Int(ref.cell)].history, coherent: false)
+            return Acceptance(accepted: ref.acc, history: cells[Int(ref.cell)].history, coherent: false,
+                              foreign: foreign(to: ref.cell))
         case .mprotect, .ksm, .migrate, .swapout, .splitpmd, .splitthp, .race:
             break
         }
@@ -302,8 +324,24 @@ public struct Reference {
         return out
     }
 
-    /// Classifies an observation the reference does not accept.
+    /// Values other processes stored into other cells since cell `c` was born.
+    func foreign(to c: Int32) -> ValueSet {
+        var out = ValueSet()
+        guard c >= 0 else { return out }
+        let owner = cells[Int(c)].owner
+        var k = Int(cells[Int(c)].born)
+        while k < storeLog.count {
+            if storeLog[k].cell != c && storeLog[k].writer != owner { out.insert(storeLog[k].value) }
+            k += 1
+        }
+        return out
+    }
+
+    /// Classifies an observation the reference does not accept: another process's (or
+    /// another location's) later write is isolation — isolation wins over coherence —
+    /// then a value of the observer's own history is coherence.
     public static func classify(_ observed: UInt8, _ a: Acceptance, everWritten: ValueSet) -> Verdict {
+        if a.foreign.contains(observed) { return .isolation }
         if a.history.contains(observed) { return .coherence }
         if !everWritten.contains(observed) { return .integrity }
         return .isolation

@@ -58,6 +58,17 @@ import TestSupport
         #expect(Reference.classify(1, a[4]!, everWritten: ValueSet(1)) == .isolation)
     }
 
+    @Test func anotherProcessesLaterWriteIsIsolationEvenIfTheValueWasOnceOurs() {
+        // The child held 1 before fork; the parent writes 1 again afterwards through a
+        // FOLL_GET reference. Seeing that write in the child is isolation, not staleness.
+        let a = acceptance("mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nwrite p0 r0[0] 2\npin p0 r0[0] -> g0 rw get\nfork p0 -> p1\nwritepin g0 1\nread p1 r0[0]")
+        #expect(a[6]!.accepted.values == [2])
+        #expect(Reference.classify(1, a[6]!, everWritten: ValueSet(1)) == .isolation)
+        // Without a later foreign write the old value is a stale one of its own: coherence.
+        let b = acceptance("mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nfork p0 -> p1\npin p0 r0[0] -> g0\nwrite p0 r0[0] 2\nreadpin g0")
+        #expect(Reference.classify(1, b[5]!, everWritten: ValueSet(1)) == .coherence)
+    }
+
     @Test func judgeNamesTheOpPolicyAndAcceptedValues() {
         let p = program("mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nread p0 r0[0]")
         let t = Trace(statuses: [.executed, .executed, .executed], observed: [-1, -1, 7])
