@@ -271,8 +271,12 @@ public struct ProgramGenerator: Sendable {
             let roll = rng.below(100)
             let backing: Backing = roll < 76 ? .anon : roll < 88 ? .shared : .file
             var huge = HugeKind.none
-            if backing == .anon, rng.chance(8) { huge = rng.chance(60) ? .thp : .hugetlb }
-            return .mmap(p: p, r: r, pages: 1 + rng.below(config.pages), backing: backing, huge: huge)
+            if backing == .anon, rng.chance(12) { huge = rng.chance(60) ? .thp : .hugetlb }
+            // A huge mapping gets whole huge pages of the default order: a THP needs an
+            // aligned block, and hugetlb refuses anything else.
+            let hugeNr = 1 << Program.defaultThpOrder
+            let pages = huge == .none ? 1 + rng.below(config.pages) : max(hugeNr, config.pages / hugeNr * hugeNr)
+            return .mmap(p: p, r: r, pages: pages, backing: backing, huge: huge)
         case .munmap:
             let (p, r) = procRegion(names, &rng)
             return .munmap(p: p, r: r, range: range(r, names, &rng))

@@ -59,6 +59,8 @@ public final class Shrinker {
     /// Polled between candidates: when it returns true the shrinker stops and returns
     /// the best program so far (which still has the signature).
     public var shouldStop: () -> Bool = { false }
+    /// Replaces the executor's check while `shrink(_:signature:where:)` runs.
+    var custom: ((Program) -> Bool)?
 
     public static let passNames = ["truncate", "ddmin", "remove-one", "simplify", "values", "rename"]
 
@@ -97,10 +99,23 @@ public final class Shrinker {
             return r
         }
         stats[pass].calls += 1
-        executor.run(candidate, into: &summary)
-        let r = summary.keys.contains(target)
+        let r: Bool
+        if let f = custom {
+            r = f(candidate)
+        } else {
+            executor.run(candidate, into: &summary)
+            r = summary.keys.contains(target)
+        }
         memo[text] = r
         return r
+    }
+
+    /// Shrinks with the same passes against an arbitrary predicate — for findings the
+    /// differential executor cannot check, such as a run on the real kernel.
+    public func shrink(_ program: Program, signature: Signature, where predicate: @escaping (Program) -> Bool) -> ShrinkResult {
+        custom = predicate
+        defer { custom = nil }
+        return shrink(program, keeping: signature)
     }
 
     /// Shrinks `program`, which must show `signature`, to a 1-minimal canonical program
@@ -112,8 +127,10 @@ public final class Shrinker {
         var current = program.bare
         var result = ShrinkResult(program: current, signature: signature, originalOps: program.ops.count,
                                   passes: stats, rounds: 0, seconds: 0, complete: false)
-        guard let k = key(for: signature) else { return result }
-        target = k
+        if custom == nil {
+            guard let k = key(for: signature) else { return result }
+            target = k
+        }
         pass = 0
         guard test(current) else { return result }
         var stopped = false

@@ -19,7 +19,7 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
         var c = CampaignConfig()
         if let b = args.value("--backend"), b != "model" {
             guard b == "real" else { throw UsageError("--backend expects model or real, got '\(b)'") }
-            throw UsageError("--backend real is not supported by \(command) yet: fuzz the models, then replay findings with 'cowfuzz replay --backend real'")
+            guard command == "fuzz" else { throw UsageError("--backend real is for fuzz and replay, not \(command)") }
         }
         c.policies = try selectPolicies(args.value("--policies"))
         c.seed = try args.uint64("--seed") ?? 1
@@ -141,6 +141,7 @@ func padded(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + Stri
 func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions)
     let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
+    if args.value("--backend") == "real" { return try runRealFuzz(args, config: c) }
     let quiet = args.flag("--quiet")
     if !quiet {
         let budget = c.runs.map { "\($0) programs" } ?? "\(c.seconds.map { String(format: "%g", $0) } ?? "?")s"
