@@ -53,8 +53,9 @@ public final class DifferentialExecutor: @unchecked Sendable {
         summary.opsExecuted = 0
         var everWritten: ValueSet?
         var haveAcceptance = false
+        let shape = ProgramShape(program)
         for k in 0..<runners.count {
-            runners[k].run(program, options: options, into: &results[k])
+            runners[k].run(program, shape: shape, options: options, into: &results[k])
             summary.coverage[k] = results[k].coverage
             summary.counters[k] = results[k].counters
             summary.opsExecuted &+= results[k].counters.opsExecuted

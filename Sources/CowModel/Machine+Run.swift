@@ -38,7 +38,12 @@ public struct RunResult: Sendable {
 extension Machine {
     /// Runs a program from a fresh state into `result` (reusing its buffers).
     public mutating func run(_ program: Program, options: RunOptions = RunOptions(), into result: inout RunResult) {
-        load(program)
+        run(program, shape: ProgramShape(program), options: options, into: &result)
+    }
+
+    /// Runs a program whose shape the caller computed (once for all policies).
+    public mutating func run(_ program: Program, shape: ProgramShape, options: RunOptions = RunOptions(), into result: inout RunResult) {
+        s.reset(for: program, shape: shape)
         s.tracing = options.tracing
         s.laneStatuses.removeAll(keepingCapacity: true)
         let n = program.ops.count
@@ -63,7 +68,8 @@ extension Machine {
         let (leaked, cached) = teardown()
         result.leaked = leaked
         result.swapCacheOnly = cached
-        if result.invariants.isEmpty, let v = checkInvariants() {
+        // Teardown only exits, unpins and drains; its accounting is checked in paranoid runs.
+        if options.paranoid, result.invariants.isEmpty, let v = checkInvariants() {
             result.invariants.append(InvariantViolation(op: n, id: v.0, message: "after teardown: " + v.1))
         }
         result.counters = s.counters

@@ -247,8 +247,10 @@ public struct MachineState: Sendable {
     // MARK: setup
 
     /// Sizes the arrays for a program and clears all state (keeps capacity).
-    public mutating func reset(for program: Program) {
-        let shape = ProgramShape(program)
+    public mutating func reset(for program: Program) { reset(for: program, shape: ProgramShape(program)) }
+
+    /// Sizes the arrays for a program whose shape the caller computed once for every policy.
+    public mutating func reset(for program: Program, shape: ProgramShape) {
         thpOrder = program.effectiveThpOrder
         let huge = 1 << thpOrder
         // Round the page capacity up to a whole huge page so aligned blocks fit.

@@ -52,7 +52,14 @@ public struct PolicyEntry: Sendable {
 /// Runs programs on one policy, reusing its machine.
 public protocol PolicyRunner: AnyObject {
     var policyName: String { get }
-    func run(_ program: Program, options: RunOptions, into result: inout RunResult)
+    /// Runs a program whose `ProgramShape` the caller computed once for every policy.
+    func run(_ program: Program, shape: ProgramShape, options: RunOptions, into result: inout RunResult)
+}
+
+extension PolicyRunner {
+    public func run(_ program: Program, options: RunOptions, into result: inout RunResult) {
+        run(program, shape: ProgramShape(program), options: options, into: &result)
+    }
 }
 
 /// Owns a `Machine<P>` so a worker runs many programs without reallocating; a class
@@ -60,7 +67,7 @@ public protocol PolicyRunner: AnyObject {
 final class MachineRunner<P: Policy>: PolicyRunner {
     var machine = Machine<P>()
     var policyName: String { P.name }
-    func run(_ program: Program, options: RunOptions, into result: inout RunResult) {
-        machine.run(program, options: options, into: &result)
+    func run(_ program: Program, shape: ProgramShape, options: RunOptions, into result: inout RunResult) {
+        machine.run(program, shape: shape, options: options, into: &result)
     }
 }

@@ -50,8 +50,9 @@ public final class ProgramChecker {
         var cachedAcceptance: [Acceptance?] = []
         var out: [PolicyOutcome] = []
         out.reserveCapacity(policies.count)
+        let shape = ProgramShape(program)
         for k in policies.indices {
-            runners[k].run(program, options: options, into: &results[k])
+            runners[k].run(program, shape: shape, options: options, into: &results[k])
             let r = results[k]
             if cachedAcceptance.isEmpty || r.trace.statuses != cache || r.trace.laneStatuses != cacheLanes {
                 cache = r.trace.statuses
