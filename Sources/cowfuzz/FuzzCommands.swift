@@ -238,5 +238,9 @@ func runBench(_ argv: ArraySlice<String>) throws -> Int32 {
     printErr("cowfuzz bench: this is a debug build; figures are only meaningful on a release build (Scripts/bench.sh)")
     #endif
     b.run()
+    // The real kernel beside the model's figures (skipped with its reason where unavailable).
+    print("")
+    print("== the real kernel ==")
+    print(realBenchmarkLine(seconds: args.flag("--quick") ? 0.5 : 2))
     return 0
 }
