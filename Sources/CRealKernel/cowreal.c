@@ -879,27 +879,30 @@ static void cf_kill_tree(struct cf_run *R)
 	}
 }
 
+/* Waits until fd is readable or the program's deadline passes (then marks the run
+ * timed out and returns -2). */
+static int cf_wait_readable(struct cf_run *R, int fd)
+{
+	for (;;) {
+		int left = (int)(R->deadline - cf_now_ms());
+		if (left <= 0) break;
+		struct pollfd pf = {.fd = fd, .events = POLLIN};
+		int n = poll(&pf, 1, left);
+		if (n < 0 && errno == EINTR) continue;
+		if (n == 0) break;
+		return 0;
+	}
+	R->timedout = 1;
+	return -2;
+}
+
 /* One command to process p and its reply. 0 ok, -1 the process died, -2 time-out. */
 static int cf_call(struct cf_run *R, int p, struct cf_cmd *c, struct cf_rep *rep, int *fdout)
 {
 	struct cf_proc *P = &R->procs[p];
 	if (fdout) *fdout = -1;
 	if (cf_send(P->fd, c, sizeof *c, -1)) return -1;
-	for (;;) {
-		int left = (int)(R->deadline - cf_now_ms());
-		if (left <= 0) {
-			R->timedout = 1;
-			return -2;
-		}
-		struct pollfd pf = {.fd = P->fd, .events = POLLIN};
-		int n = poll(&pf, 1, left);
-		if (n < 0 && errno == EINTR) continue;
-		if (n == 0) {
-			R->timedout = 1;
-			return -2;
-		}
-		break;
-	}
+	if (cf_wait_readable(R, P->fd)) return -2;
 	struct iovec iov = {.iov_base = rep, .iov_len = sizeof *rep};
 	union { char b[CMSG_SPACE(sizeof(int))]; struct cmsghdr align; } u;
 	struct msghdr m;
@@ -929,18 +932,7 @@ static int cf_wait_gone(struct cf_run *R, int p)
 {
 	struct cf_proc *P = &R->procs[p];
 	for (;;) {
-		int left = (int)(R->deadline - cf_now_ms());
-		if (left <= 0) {
-			R->timedout = 1;
-			return -2;
-		}
-		struct pollfd pf = {.fd = P->fd, .events = POLLIN};
-		int n = poll(&pf, 1, left);
-		if (n < 0 && errno == EINTR) continue;
-		if (n == 0) {
-			R->timedout = 1;
-			return -2;
-		}
+		if (cf_wait_readable(R, P->fd)) return -2;
 		char b[sizeof(struct cf_rep)];
 		ssize_t k = recv(P->fd, b, sizeof b, MSG_DONTWAIT);
 		if (k == 0 || (k < 0 && errno != EAGAIN && errno != EINTR)) return 0;

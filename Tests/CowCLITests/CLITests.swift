@@ -28,13 +28,7 @@ import TestSupport
         try """
         # cowfuzz 1
         @expect linux-5.7 clean
-        mmap p0 r0 pages=1
-        write p0 r0[0] 1
-        fork p0 -> p1
-        vmsplice p1 r0[0] -> pipe0
-        munmap p1 r0
-        write p0 r0[0] 2
-        readpipe pipe0
+        \(cve2020_29374)
         """.write(to: f, atomically: true, encoding: .utf8)
         let r = try runCowfuzz(["replay", f.path])
         #expect(r.status == 1)

@@ -9,13 +9,7 @@ import TestSupport
 @Suite struct CorpusToolTests {
     static let cve = """
     # cowfuzz 1
-    mmap p0 r0 pages=1
-    write p0 r0[0] 1
-    fork p0 -> p1
-    vmsplice p1 r0[0] -> pipe0
-    munmap p1 r0
-    write p0 r0[0] 2
-    readpipe pipe0
+    \(cve2020_29374)
 
     """
     /// The same bug with two ops that change nothing.

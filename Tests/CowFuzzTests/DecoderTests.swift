@@ -81,13 +81,7 @@ import TestSupport
     }
 
     static let cve = program("""
-    mmap p0 r0 pages=1
-    write p0 r0[0] 1
-    fork p0 -> p1
-    vmsplice p1 r0[0] -> pipe0
-    munmap p1 r0
-    write p0 r0[0] 2
-    readpipe pipe0
+    \(cve2020_29374)
     """)
 
     @Test func theEntryTrapsOnTheCVEAndHonoursItsRule() throws {

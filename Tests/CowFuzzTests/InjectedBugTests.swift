@@ -53,13 +53,7 @@ enum PlantedMapcountReuse: Policy {
     /// the three it reaches depends on the program it started from.
     static let minimum = [
         """
-        mmap p0 r0 pages=1
-        write p0 r0[0] 1
-        fork p0 -> p1
-        vmsplice p1 r0[0] -> pipe0
-        munmap p1 r0
-        write p0 r0[0] 2
-        readpipe pipe0
+        \(cve2020_29374)
         """,
         """
         mmap p0 r0 pages=1

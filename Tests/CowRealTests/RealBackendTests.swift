@@ -71,13 +71,7 @@ struct RealBackendTests {
     @Test("CVE-2020-29374: the child's pipe keeps the old data on this kernel", .enabled(if: RealHere.available, RealHere.why))
     func cve2020_29374() throws {
         let p = program("""
-        mmap p0 r0 pages=1
-        write p0 r0[0] 1
-        fork p0 -> p1
-        vmsplice p1 r0[0] -> pipe0
-        munmap p1 r0
-        write p0 r0[0] 2
-        readpipe pipe0
+        \(TestSupport.cve2020_29374)
         """)
         let run = try RealBackend.run(p)
         #expect(run.trace.statuses.allSatisfy { $0.executed })
