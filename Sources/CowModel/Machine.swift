@@ -130,7 +130,6 @@ public struct Machine<P: Policy>: Sendable {
         let ri = s.regionIndex(p, r)
         guard !s.regions[ri].exists else { return .skipped(.regionExists) }
         if huge == .hugetlb && backing != .anon { return .skipped(.notApplicable) }
-        if huge != .none, !MachineFeatures.hugePages { return .skipped(.notSupportedYet) }
         if huge == .hugetlb && pages % (1 << s.thpOrder) != 0 { return .skipped(.notApplicable) }
         var reg = Region()
         reg.exists = true
@@ -429,10 +428,4 @@ public struct Machine<P: Policy>: Sendable {
             }
         }
     }
-}
-
-/// Which parts of the model are switched on (issue by issue).
-public enum MachineFeatures {
-    /// THP and hugetlb regions.
-    public static let hugePages = true
 }

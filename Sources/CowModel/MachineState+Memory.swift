@@ -13,7 +13,6 @@ extension MachineState {
             f.order = k == 0 ? UInt8(order) : 0
             f.hugetlb = hugetlb
             frames.append(f)
-            _ = k
         }
         frames[Int(h)].order = UInt8(order)
         counters.framesInUse += n

@@ -32,7 +32,7 @@ public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable, Error {
         case .pipeFull: "pipe full"
         case .pipeEmpty: "pipe empty"
         case .badRange: "page range outside the region"
-        case .notSupportedYet: "op not modelled yet (THP, KSM, migration and swap come with their issue)"
+        case .notSupportedYet: "op not modelled by this backend"
         case .notApplicable: "op does not apply to this mapping"
         case .refusedByKernel: "refused by this kernel"
         case .gupFailed: "get_user_pages failed (EFAULT)"

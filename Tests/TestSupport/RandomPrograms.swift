@@ -1,19 +1,8 @@
+import CowFuzz
 import CowModel
 
-/// SplitMix64 for tests that need seeded randomness without the fuzzer.
-public struct TestRng {
-    var state: UInt64
-    public init(seed: UInt64) { state = seed }
-    public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    public mutating func below(_ n: Int) -> Int { Int(next() % UInt64(max(1, n))) }
-    public mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-}
+/// The repo's one seeded generator, under the name the tests use.
+public typealias TestRng = SplitMix64
 
 /// Random programs over a small universe of names, so most ops act on names that
 /// exist: the generator of the format and invariant property tests.
@@ -113,10 +102,9 @@ public struct RandomPrograms {
         case .splitthp: return .splitthp(p: p, r: r, page: i)
         case .race:
             var lanes: [Op] = []
-            for k in 0..<2 {
+            for _ in 0..<2 {
                 var lane = op(&rng, fresh)
                 while lane.kind == .race || lane.process == nil { lane = op(&rng, fresh) }
-                _ = k
                 lanes.append(lane)
             }
             return .race(lanes: lanes, schedule: (0..<(2 + rng.below(4))).map { _ in UInt8(rng.below(2)) })
