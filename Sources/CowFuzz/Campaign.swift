@@ -132,7 +132,7 @@ public final class Campaign: @unchecked Sendable {
 
     /// What a worker hands back for one program.
     struct Outcome {
-        var keys: [SignatureKey] = []
+        var hits: [SignatureHit] = []
         var opsExecuted = 0
         /// Per-policy coverage, only when it is new to the lane's snapshot.
         var coverage: [Coverage]?
@@ -171,6 +171,7 @@ public final class Campaign: @unchecked Sendable {
         /// New signatures whose reproducer may still improve: attempts left.
         var improving: [SignatureKey: Int] = [:]
         var findings: [SignatureKey: Finding] = [:]
+        var eraMasks: [SignatureKey: UInt32] = [:]
         var writeErrors: [String] = []
         var stats = CampaignStats()
         stats.coverageByPolicy = Array(repeating: 0, count: names.count)
@@ -232,8 +233,8 @@ public final class Campaign: @unchecked Sendable {
                         }
                         var unseen = false
                         if worker.summary.keys.any {
-                            o.keys = worker.summary.keys.keys
-                            unseen = o.keys.contains(where: { !seenSnapshot.contains($0) || improvingSnapshot.contains($0) })
+                            o.hits = worker.summary.keys.hits
+                            unseen = o.hits.contains(where: { !seenSnapshot.contains($0.key) || improvingSnapshot.contains($0.key) })
                         }
                         if o.coverage != nil || unseen { o.program = prog; o.origin = origin; o.swarm = swarm }
                         out[k] = o
@@ -263,9 +264,14 @@ public final class Campaign: @unchecked Sendable {
                         }
                     }
                 }
-                for key in o.keys {
+                for hit in o.hits {
+                    let key = hit.key
+                    // The era range: every policy any program showed this root cause on.
+                    let mask = (eraMasks[key] ?? 0) | hit.policies
+                    eraMasks[key] = mask
+                    if findings[key] != nil { findings[key]!.signature = key.signature(policies: mask, policyNames: names) }
                     if seen.insert(key).inserted {
-                        let sig = key.signature(policyNames: names)
+                        let sig = key.signature(policies: mask, policyNames: names)
                         let prog = o.program ?? Program(ops: [])
                         let elapsed = Date().timeIntervalSince(start)
                         if let (status, path, stored) = known[key] {
@@ -296,6 +302,7 @@ public final class Campaign: @unchecked Sendable {
                 let freshList = fresh + retry
                 var shrunk = [ShrinkResult?](repeating: nil, count: freshList.count)
                 let cursor2 = Atomic<Int>(0)
+                let masksSnapshot = eraMasks
                 if c.shrink {
                     shrunk.withUnsafeMutableBufferPointer { out in
                         nonisolated(unsafe) let out = out
@@ -306,7 +313,7 @@ public final class Campaign: @unchecked Sendable {
                                 let k = cursor2.add(1, ordering: .relaxed).oldValue
                                 if k >= freshList.count { break }
                                 let (key, _, o) = freshList[k]
-                                out[k] = shrinker.shrink(o.program!, keeping: key.signature(policyNames: names))
+                                out[k] = shrinker.shrink(o.program!, keeping: key.signature(policies: masksSnapshot[key] ?? 0, policyNames: names))
                             }
                         }
                     }

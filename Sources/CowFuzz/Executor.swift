@@ -17,8 +17,8 @@ public struct ExecutionSummary: Sendable {
 
 /// Runs programs on every selected policy and judges them, building no strings:
 /// the verdict-only fast path of `ProgramChecker.check`, with the same rules
-/// (an observation the reference does not accept is classified by
-/// `Reference.classify`; a value above 255 is `integrity`; a broken invariant is
+/// (an observation is judged by `Checker.verdict` on the store it showed and filed
+/// under the culprit stamped on its page; a broken invariant is
 /// `integrity` at its op; frames held after teardown are a `leak`). The tests check
 /// that both paths give the same signatures.
 ///
@@ -51,7 +51,7 @@ public final class DifferentialExecutor: @unchecked Sendable {
     public func run(_ program: Program, into summary: inout ExecutionSummary) {
         summary.keys.removeAll()
         summary.opsExecuted = 0
-        var everWritten: ValueSet?
+        var table: StoreTable?
         var haveAcceptance = false
         let shape = ProgramShape(program)
         for k in 0..<runners.count {
@@ -70,30 +70,27 @@ public final class DifferentialExecutor: @unchecked Sendable {
                     haveAcceptance = true
                 }
                 for i in 0..<min(trace.observed.count, acceptance.count) {
-                    let o = trace.observed[i]
-                    guard o >= 0, let a = acceptance[i] else { continue }
-                    let v = UInt8(truncatingIfNeeded: o)
-                    if o > 255 || !a.accepted.contains(v) {
-                        let verdict: Verdict
-                        if o > 255 {
-                            verdict = .integrity
-                        } else {
-                            if everWritten == nil { everWritten = Reference.writtenValues(program) }
-                            verdict = Reference.classify(v, a, everWritten: everWritten!)
-                        }
-                        summary.keys.add(kind: FindingKind(verdict), opKind: program.ops[i].kind, policy: k)
-                    }
+                    guard trace.observed[i] >= 0, let a = acceptance[i] else { continue }
+                    // The common case, a store the reference accepts, needs no table.
+                    let id = trace.stores[i]
+                    if id == StoreID.zero && a.accepted.contains(0) { continue }
+                    if table == nil { table = StoreTable(program) }
+                    guard let verdict = Checker.verdict(observation: i, trace: trace, acceptance: a, table: table!) else { continue }
+                    summary.keys.add(SignatureKey(kind: FindingKind(verdict), culprit: trace.culprits[i], opKind: nil), policy: k)
                 }
             }
             for inv in results[k].invariants {
                 let kind = inv.op < program.ops.count ? program.ops[inv.op].kind : nil
-                summary.keys.add(kind: .integrity, opKind: kind, policy: k)
+                summary.keys.add(SignatureKey(kind: .integrity, culprit: .none, opKind: kind), policy: k)
             }
-            if results[k].leaked > 0 { summary.keys.add(kind: .leak, opKind: nil, policy: k) }
+            if results[k].leaked > 0 {
+                summary.keys.add(SignatureKey(kind: .leak, culprit: results[k].leakCulprit, opKind: nil), policy: k)
+            }
         }
         if let (a, b) = diff, let op = Signature.firstDifference(program, results[a].trace, results[b].trace) {
-            summary.keys.add(kind: .divergence, opKind: program.ops[op].kind, policy: a)
-            summary.keys.add(kind: .divergence, opKind: program.ops[op].kind, policy: b)
+            let key = SignatureKey(kind: .divergence, culprit: .none, opKind: program.ops[op].kind)
+            summary.keys.add(key, policy: a)
+            summary.keys.add(key, policy: b)
         }
     }
 

@@ -31,8 +31,9 @@ public struct ShrinkResult: Sendable {
 
 /// Shrinks a program to a 1-minimal, canonical program with the same signature.
 ///
-/// The predicate demands the *same* signature (kind, observing op kind, exact policy
-/// set) at every step: a candidate that fails differently is not progress. It is
+/// The predicate demands the *same* signature (the same root cause: verdict, culprit
+/// decision site, page kind and reference kind, on any of the policies) at every step:
+/// a candidate that fails through another cause is not progress. It is
 /// memoised by the candidate's canonical text, and a candidate is only tried when it
 /// is shortlex-smaller than the current program (fewer ops, then smaller names,
 /// indices and values), so the result is never longer and shrinking terminates.
@@ -53,7 +54,7 @@ public final class Shrinker {
     public let executor: DifferentialExecutor
     var memo: [String: Bool] = [:]
     var summary: ExecutionSummary
-    var target = SignatureKey(kind: .isolation, op: 255, policies: 0)
+    var target = SignatureKey(kind: .isolation, culprit: .none, opKind: nil)
     var stats: [ShrinkPassStats] = []
     var pass = 0
     /// Polled between candidates: when it returns true the shrinker stops and returns
@@ -73,15 +74,13 @@ public final class Shrinker {
         self.init(policies: executor.policies, diff: executor.diff)
     }
 
-    /// The key of `signature` over this shrinker's policies; nil if it names a policy
-    /// that is not selected.
+    /// The key of `signature`; nil for a divergence whose pair is not this shrinker's.
     public func key(for signature: Signature) -> SignatureKey? {
-        var mask: UInt32 = 0
-        for name in signature.policies {
-            guard let k = executor.policyNames.firstIndex(of: name) else { return nil }
-            mask |= 1 << UInt32(k)
+        if signature.kind == .divergence {
+            guard let (a, b) = executor.diff,
+                  signature.policies == [executor.policyNames[a], executor.policyNames[b]] else { return nil }
         }
-        return SignatureKey(kind: signature.kind, op: signature.opKind?.rawValue ?? 255, policies: mask)
+        return signature.key
     }
 
     /// True when `program` shows exactly `signature` (not memoised).
@@ -240,8 +239,8 @@ public final class Shrinker {
         if signature.kind == .divergence, let (a, b) = executor.diff {
             if let d = Signature.firstDifference(program, outcomes[a].result.trace, outcomes[b].result.trace) { idx.append(d) }
         } else {
-            for o in outcomes where signature.policies.contains(o.policy) {
-                for v in o.violations where FindingKind(v.verdict) == signature.kind && v.opKind == signature.opKind {
+            for o in outcomes {
+                for v in o.violations where SignatureKey(v) == signature.key {
                     idx.append(v.op)
                 }
             }

@@ -7,6 +7,7 @@ extension Machine {
         if s.slots[si].state != .present { readFault(si, p: p, r: r, i: i, reg: reg) }
         let f = s.slots[si].frame
         s.cover(.readPresent, f)
+        s.observe(f, pmd: s.slots[si].pmd, ref: .cpu)
         return (.executed, Int16(s.frames[Int(f)].content))
     }
 
@@ -41,6 +42,7 @@ extension Machine {
         }
         let f = s.slots[si].frame
         s.frames[Int(f)].content = v
+        s.frames[Int(f)].store = s.currentStore
         s.slots[si].dirty = true
         return .executed
     }
@@ -76,7 +78,7 @@ extension Machine {
             case .file:
                 // do_cow_fault: a private copy of the page-cache page.
                 let pc = s.objectPage(reg.object, reg.pgoff + Int32(i))
-                let n = s.allocate(kind: .anon, content: s.frames[Int(pc)].content)
+                let n = s.allocate(kind: .anon, content: s.frames[Int(pc)].content, store: s.frames[Int(pc)].store)
                 s.frames[Int(n)].exclusive = P.tracksExclusive
                 s.mapPTE(si, n, writable: vmWrite && !unshare, dirty: !unshare)
                 s.addToLRU(n)
@@ -112,7 +114,7 @@ extension Machine {
             s.coverage.hit(unshare ? .unshareNonAnon : .writeZeroFill, 0)
             s.event(unshare ? .unshareCopy : .zeroFill, p: p, r: r, i: i, from: f, to: n)
         case .pagecache:
-            let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content)
+            let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content, store: s.frames[Int(f)].store)
             s.frames[Int(n)].exclusive = P.tracksExclusive
             s.cover(unshare ? .unshareNonAnon : .writeFileCow, f)
             replaceMapping(si, old: f, new: n, writable: vmWrite && !unshare, dirty: !unshare)
@@ -138,16 +140,20 @@ extension Machine {
         var site = FaultSite(process: p, frame: f, pmd: s.slots[si].pmd && !hugetlb, unshare: unshare, hugetlb: hugetlb, swapin: swapin)
         let wasKsm = s.folio(f).ksm
         var decision = P.anonWriteFault(&s, site)
-        if decision == .splitPMD {
+        if decision.action == .splitPMD {
             splitPMD(at: si, p: p, r: r, i: i)
             f = s.slots[si].frame
             site.pmd = false
             site.frame = f
             decision = P.anonWriteFault(&s, site)
-            if decision == .splitPMD { decision = .copy }
+            if decision.action == .splitPMD { decision.action = .copy }
         }
-        switch decision {
+        switch decision.action {
         case .reuse:
+            // Risky: the page is reused while somebody besides this process holds it.
+            if let ref = s.foreignHolder(f, besides: p) ?? otherMMMaps(f, besides: p) {
+                s.stamp(f, decision.rule, .reuse, ref: ref, pmd: s.slots[si].pmd)
+            }
             if wasKsm { s.frames[Int(s.head(f))].ksm = false }
             if P.tracksExclusive {
                 if s.slots[si].pmd { setPMDExclusive(si, true) } else { s.frames[Int(f)].exclusive = true }
@@ -166,6 +172,10 @@ extension Machine {
                 s.event(.reuse, p: p, r: r, i: i, from: f)
             }
         case .copy, .splitPMD:
+            // Risky: the copy leaves this process's own pin on the old page.
+            let ownRef = s.ownPin(f, of: p)
+            if let ownRef { s.stamp(f, decision.rule, .copy, ref: ownRef, pmd: s.slots[si].pmd) }
+            defer { if ownRef != nil, s.slots[si].state == .present { s.inheritStamp(from: f, to: s.slots[si].frame) } }
             if hugetlb {
                 hugetlbCopy(si, p: p, r: r, i: i, writable: vmWrite && !unshare, unshare: unshare)
                 return
@@ -175,7 +185,7 @@ extension Machine {
                 return
             }
             if isUnnecessaryCopy(f) { s.counters.unnecessaryCopies += 1 }
-            let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content)
+            let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content, store: s.frames[Int(f)].store)
             s.frames[Int(n)].exclusive = P.tracksExclusive
             s.cover(unshare ? .unshareCopy : (wasKsm ? .wpCopyKsm : .wpCopy), f)
             replaceMapping(si, old: f, new: n, writable: vmWrite && !unshare, dirty: !unshare)
@@ -183,6 +193,12 @@ extension Machine {
             if unshare { s.counters.unshares += 1 } else { s.counters.copies += 1 }
             s.event(unshare ? .unshareCopy : .copy, p: p, r: r, i: i, from: f, to: n)
         }
+    }
+
+    /// `.cpu` when another mm maps the large folio of `f` (a small page's mapcount says
+    /// so already through `foreignHolder`).
+    func otherMMMaps(_ f: Int32, besides p: Int) -> RefKind? {
+        s.folio(f).order > 0 && s.mappedByOtherMM(f, besides: p) ? .cpu : nil
     }
 
     /// A copy of a page only this process maps and nobody else holds (spec §4.1 item 4).

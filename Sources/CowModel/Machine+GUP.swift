@@ -34,6 +34,10 @@ extension Machine {
             if kind != .shmem && P.gupMustUnshare(s, frame: f, anon: anon, longterm: longterm) {
                 s.cover(.gupUnshare, f)
                 writeFault(si, p: p, r: r, i: i, reg: reg, unshare: true)
+            } else if kind != .shmem && (!anon || s.foreignHolder(f, besides: p) != nil || otherMMMaps(f, besides: p) != nil) {
+                // Risky: a R/O pin on a page others map (or the zero page, the page cache)
+                // that the owner's next write will copy away from.
+                s.stamp(f, .gupNoUnshare, .pin, ref: .pin, pmd: s.slots[si].pmd)
             }
         }
         return s.slots[si].frame
@@ -105,6 +109,7 @@ extension Machine {
         grab(f, follPin: false)
         let slot = (Int(s.pipeHead[pipe]) + Int(s.pipeCount[pipe])) % Limits.pipeDepth
         s.pipeBufs[pipe * Limits.pipeDepth + slot] = f
+        s.pipeOwner[pipe * Limits.pipeDepth + slot] = Int32(p)
         s.pipeCount[pipe] += 1
         s.cover(.gupGrabGet, f)
         return .executed
@@ -118,6 +123,7 @@ extension Machine {
         s.pipeHead[pipe] = (s.pipeHead[pipe] + 1) % Int32(Limits.pipeDepth)
         s.pipeCount[pipe] -= 1
         let v = Int16(s.frames[Int(f)].content)
+        s.observe(f, ref: .pipe)
         s.cover(s.frames[Int(f)].mapcount + s.folio(f).entireMapcount == 0 ? .pipeReadStale : .pipeRead, f)
         ungrab(f, follPin: false)
         return (.executed, v)
@@ -145,12 +151,16 @@ extension Machine {
         }
         if inPlace {
             s.cover(.pokeInPlace, sl.frame)
+            if let ref = s.foreignHolder(sl.frame, besides: p) {
+                s.stamp(sl.frame, sl.writable ? .forceInPlace : .forceExclusive, .follow, ref: ref == .cpu ? .force : ref, pmd: sl.pmd)
+            }
         } else {
             s.cover(.pokeFault, sl.state == .present ? sl.frame : 0)
             writeFault(si, p: p, r: r, i: i, reg: reg, unshare: false)
         }
         let f = s.slots[si].frame
         s.frames[Int(f)].content = v
+        s.frames[Int(f)].store = s.currentStore
         s.slots[si].dirty = true
         return .executed
     }

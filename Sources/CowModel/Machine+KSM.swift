@@ -60,6 +60,8 @@ extension Machine {
                         let t = s.slots[tsi].frame
                         // The unstable page becomes the KSM page in place.
                         s.frames[Int(t)].ksm = true
+                        // A KSM page stands for every store of its content.
+                        s.frames[Int(t)].store = StoreID.ksmMerged
                         s.frames[Int(t)].exclusive = false
                         s.slots[tsi].writable = false
                         stable[c] = t

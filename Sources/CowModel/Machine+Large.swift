@@ -125,7 +125,7 @@ extension Machine {
         let start = si - (si % s.pageCap) % hugeNr
         let old = s.head(s.slots[start].frame)
         let n = s.allocate(kind: .anon, order: s.thpOrder)
-        for k in 0..<hugeNr { s.frames[Int(n) + k].content = s.frames[Int(old) + k].content }
+        for k in 0..<hugeNr { s.frames[Int(n) + k].content = s.frames[Int(old) + k].content; s.frames[Int(n) + k].store = s.frames[Int(old) + k].store }
         s.frames[Int(old)].entireMapcount -= 1
         mapPMD(start, n, writable: writable, dirty: true, exclusive: P.tracksExclusive)
         s.put(old)
@@ -170,7 +170,7 @@ extension Machine {
         let hugetlb = reg.huge == .hugetlb
         let exclusive = s.frames[Int(h)].exclusive
         let decision = P.forkAnon(s, frame: h, parentHasPinned: parentPinned, hugetlb: hugetlb)
-        if decision == .copyForChild {
+        if decision.action == .copyForChild {
             if hugetlb {
                 let n = copyFolioForChild(h, hugetlb: true)
                 mapPMD(csi, n, writable: s.slots[psi].vm.contains(.write), dirty: true, exclusive: P.tracksExclusive)
@@ -186,6 +186,7 @@ extension Machine {
             forkEntry(p: p, c: c, r: r, k: k, reg: reg, parentPinned: parentPinned)
             return
         }
+        if let ref = s.anyPin(h) { s.stamp(h, decision.rule, .share, ref: ref, pmd: true) }
         if P.tracksExclusive && exclusive { setPMDExclusive(psi, false) }
         for j in 0..<hugeNr { s.slots[psi + j].writable = false }
         mapPMD(csi, h, writable: false, dirty: s.slots[psi].dirty, exclusive: false)
@@ -210,7 +211,7 @@ extension Machine {
         let start = blockStart(p, r, i)
         let old = s.head(s.slots[start].frame)
         let n = s.allocate(kind: .anon, order: s.thpOrder, hugetlb: true)
-        for k in 0..<hugeNr { s.frames[Int(n) + k].content = s.frames[Int(old) + k].content }
+        for k in 0..<hugeNr { s.frames[Int(n) + k].content = s.frames[Int(old) + k].content; s.frames[Int(n) + k].store = s.frames[Int(old) + k].store }
         s.frames[Int(old)].entireMapcount -= 1
         mapPMD(start, n, writable: writable, dirty: !unshare, exclusive: P.tracksExclusive)
         s.put(old)
@@ -334,7 +335,7 @@ extension Machine {
         let nh = s.allocate(kind: .anon, order: s.thpOrder)
         for k in 0..<n {
             let sl = s.slots[start + k]
-            if sl.state == .present { s.frames[Int(nh) + k].content = s.frames[Int(sl.frame)].content }
+            if sl.state == .present { s.frames[Int(nh) + k].content = s.frames[Int(sl.frame)].content; s.frames[Int(nh) + k].store = s.frames[Int(sl.frame)].store }
         }
         for k in start..<(start + n) {
             let vm = s.slots[k].vm

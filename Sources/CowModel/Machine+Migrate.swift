@@ -20,7 +20,7 @@ extension Machine {
         let n = s.allocate(kind: .anon, order: order, hugetlb: false)
         let nr = 1 << order
         for k in 0..<nr {
-            s.frames[Int(n) + k].content = s.frames[Int(h) + k].content
+            s.frames[Int(n) + k].content = s.frames[Int(h) + k].content; s.frames[Int(n) + k].store = s.frames[Int(h) + k].store
             s.frames[Int(n) + k].exclusive = P.tracksExclusive && s.frames[Int(h) + k].exclusive
             s.frames[Int(n) + k].mapcount = s.frames[Int(h) + k].mapcount
         }

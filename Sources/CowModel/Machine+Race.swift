@@ -59,7 +59,10 @@ extension Machine {
                 l = pick
             }
             let before = s.events.count
+            s.currentLane = l
+            s.currentStore = StoreID.of(op: Int(s.currentOp), lane: l)
             raceStep(&lanes, l, &seq)
+            s.currentLane = -1
             s.coverage.hit(.raceStep, 0)
             if s.tracing { noteStep(lanes[l], l, eventsFrom: before) }
         }
@@ -248,6 +251,7 @@ struct RaceLane {
     var regionAny = false
     var pendingK = -1
     var pendingCopy = false
+    var pendingRule = RuleID.none
 
     init(_ op: Op) {
         self.op = op

@@ -31,6 +31,8 @@ public struct RunResult: Sendable {
     public var leaked = 0
     /// Frames held only by the swap cache after teardown (reclaimable, not a leak).
     public var swapCacheOnly = 0
+    /// The decision stamped on the first leaked folio (or `Culprit.none` with its page kind).
+    public var leakCulprit = Culprit.none
     public var events: [Event] = []
     public init() {}
 }
@@ -49,12 +51,25 @@ extension Machine {
         let n = program.ops.count
         result.trace.statuses.removeAll(keepingCapacity: true)
         result.trace.observed.removeAll(keepingCapacity: true)
+        result.trace.stores.removeAll(keepingCapacity: true)
+        result.trace.culprits.removeAll(keepingCapacity: true)
         result.invariants.removeAll(keepingCapacity: true)
         for (i, op) in program.ops.enumerated() {
+            s.currentLane = -1
+            s.obsStore = StoreID.none
             let (st, obs) = apply(op, index: i)
             if st.executed { s.counters.opsExecuted += 1 }
             result.trace.statuses.append(st)
             result.trace.observed.append(obs)
+            if obs >= 0 {
+                result.trace.stores.append(s.obsStore)
+                var c = s.obsCulprit
+                if c.isNone { c.page = s.obsPage; c.ref = s.obsRef }
+                result.trace.culprits.append(c)
+            } else {
+                result.trace.stores.append(StoreID.none)
+                result.trace.culprits.append(.none)
+            }
             if options.paranoid, result.invariants.isEmpty, let v = checkInvariants() {
                 result.invariants.append(InvariantViolation(op: i, id: v.0, message: v.1))
             }
@@ -67,6 +82,7 @@ extension Machine {
         s.currentOp = Int32(n)
         let (leaked, cached) = teardown()
         result.leaked = leaked
+        result.leakCulprit = s.obsCulprit
         result.swapCacheOnly = cached
         // Teardown only exits, unpins and drains; its accounting is checked in paranoid runs.
         if options.paranoid, result.invariants.isEmpty, let v = checkInvariants() {
@@ -94,6 +110,7 @@ extension Machine {
         }
         s.drainLRU()
         var leaked = 0, cached = 0
+        s.obsCulprit = .none
         var h = 1
         while h < s.frames.count {
             let f = s.frames[h]
@@ -102,6 +119,10 @@ extension Machine {
                 if f.swapcache && f.refcount == Int32(n) {
                     cached += n
                 } else {
+                    if leaked == 0 {
+                        s.obsCulprit = f.culprit
+                        if f.culprit.isNone { s.obsCulprit.page = s.pageKind(Int32(h), pmd: false) }
+                    }
                     leaked += n
                 }
             }

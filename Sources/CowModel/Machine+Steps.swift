@@ -38,7 +38,17 @@ extension Machine {
                 // The retry followed something other than what its fault left.
                 s.cover(.raceFollowRetry, f)
             }
+            if lane.faults > 1 || s.frames[Int(f)].kind != .anon || s.folio(f).ksm || s.foreignHolder(f, besides: p) != nil {
+                // Risky: the FOLL_FORCE write lands on a page that is not its private copy.
+                let rule: RuleID = switch P.forceWrite {
+                case .dropWriteAfterFault: .forceDropWrite
+                case .follCowDirty: .forceFollCowDirty
+                case .exclusiveOnly: .forceExclusive
+                }
+                s.stamp(f, rule, .follow, ref: .force, pmd: sl.pmd)
+            }
             s.frames[Int(f)].content = v
+            s.frames[Int(f)].store = s.currentStore
             s.slots[si].dirty = true
             finish(&lane, .executed, .pokeFollow(frame: f, write: lane.follWrite))
             return
@@ -173,6 +183,10 @@ extension Machine {
                 return finish(&lane, .skipped(.pinExists), .skipped)
             }
             let f = lane.snapFrame
+            if lane.follPin && s.frames[Int(f)].kind == .anon && (s.frames[Int(f)].mapcount > 1 || s.mappedByOtherMM(f, besides: p)) {
+                // GUP-fast pinned a page fork shared after GUP-fast read the entry.
+                s.stamp(f, .gupFastNoSeqcount, .pin, ref: .pin, pmd: false)
+            }
             s.pins[g] = PinState(active: true, frame: f, owner: Int32(p), flags: flags, follPin: lane.follPin)
             s.cover(lane.follPin ? .gupGrabPin : .gupGrabGet, f)
             finish(&lane, .executed, .fastCommitted(frame: f))
@@ -223,7 +237,11 @@ extension Machine {
         case .forkApply:
             let r = lane.cursorR, k = lane.pendingK
             let f = s.slots[s.slotIndex(p, r, k)].frame
-            applyForkAnon(p: p, c: c, r: r, k: k, copy: lane.pendingCopy, hugetlb: false)
+            if !lane.pendingCopy, let ref = s.anyPin(f) {
+                // A pin landed between fork's check and its write of the child's entry.
+                s.stamp(f, .gupFastNoSeqcount, .pin, ref: ref, pmd: false)
+            }
+            applyForkAnon(p: p, c: c, r: r, k: k, decision: ForkDecision(lane.pendingCopy ? .copyForChild : .share, lane.pendingRule), hugetlb: false)
             lane.note = .forkApply(r: r, k: k, frame: f, copy: lane.pendingCopy)
             lane.phase = .forkCopy
             forkAdvance(&lane, &seq, p: p, c: c)
@@ -269,9 +287,11 @@ extension Machine {
                     let fr = s.frames[Int(f)]
                     if fr.kind == .anon && fr.head == f && fr.order == 0 && !fr.ksm {
                         // copy_present_pte: page_needs_cow_for_dma() is read here …
-                        let copy = P.forkAnon(s, frame: f, parentHasPinned: s.procs[p].hasPinned, hugetlb: false) == .copyForChild
+                        let decision = P.forkAnon(s, frame: f, parentHasPinned: s.procs[p].hasPinned, hugetlb: false)
+                        let copy = decision.action == .copyForChild
                         lane.pendingK = k
                         lane.pendingCopy = copy
+                        lane.pendingRule = decision.rule
                         lane.phase = .forkApply
                         lane.note = .forkDecide(r: r, k: k, frame: f, copy: copy)
                         // … and the entry is written in the next step: that is the window.

@@ -53,11 +53,13 @@ extension Machine {
         if s.frames[Int(h)].swapcache {
             slot = s.frames[Int(h)].swapSlot
             s.swapContent[Int(slot)] = s.frames[Int(h)].content
+            s.swapStore[Int(slot)] = s.frames[Int(h)].store
         } else {
             slot = Int32(s.swapCount.count)
             s.swapCount.append(0)
             s.swapFrame.append(h)
             s.swapContent.append(s.frames[Int(h)].content)
+            s.swapStore.append(s.frames[Int(h)].store)
             s.frames[Int(h)].swapcache = true
             s.frames[Int(h)].swapSlot = slot
             s.frames[Int(h)].refcount += 1
@@ -94,7 +96,7 @@ extension Machine {
         let exclusive = s.slots[si].exclusive
         var h = s.swapFrame[slot]
         if h < 0 {
-            h = s.allocate(kind: .anon, content: s.swapContent[slot])
+            h = s.allocate(kind: .anon, content: s.swapContent[slot], store: s.swapStore[slot])
             s.frames[Int(h)].swapcache = true
             s.frames[Int(h)].swapSlot = Int32(slot)
             s.frames[Int(h)].refcount = 1

@@ -62,6 +62,7 @@ public struct Machine<P: Policy>: Sendable {
     /// Runs one op. `index` is its position in the program (for events).
     public mutating func apply(_ op: Op, index: Int) -> (OpStatus, Int16) {
         s.currentOp = Int32(index)
+        s.currentStore = StoreID.of(op: index, lane: s.currentLane)
         do {
             return try dispatch(op)
         } catch {
@@ -96,11 +97,13 @@ public struct Machine<P: Policy>: Sendable {
             return (unpin(g), -1)
         case let .readpin(g):
             guard g < s.pins.count, s.pins[g].active else { return (.skipped(.noPin), -1) }
+            s.observe(s.pins[g].frame, ref: s.pins[g].follPin ? .pin : .get)
             return (.executed, Int16(s.frames[Int(s.pins[g].frame)].content))
         case let .writepin(g, v):
             guard g < s.pins.count, s.pins[g].active else { return (.skipped(.noPin), -1) }
             guard s.pins[g].flags.contains(.rw) else { return (.skipped(.pinNotWritable), -1) }
             s.frames[Int(s.pins[g].frame)].content = v
+            s.frames[Int(s.pins[g].frame)].store = s.currentStore
             return (.executed, -1)
         case let .vmsplice(p, r, i, pipe):
             return try (vmsplice(p, r, i, pipe), -1)
@@ -194,6 +197,7 @@ public struct Machine<P: Policy>: Sendable {
                     let f = s.slots[si].frame
                     if s.frames[Int(f)].kind == .anon && s.frames[Int(f)].exclusive && !s.slots[si].writable {
                         s.slots[si].writable = true
+                        if let ref = s.foreignHolder(f, besides: p) { s.stamp(f, .mprotectUpgrade, .map, ref: ref, pmd: false) }
                         s.cover(.mprotectUpgrade, f)
                         s.event(.mprotectUpgrade, p: p, r: r, i: k, from: f)
                     }
@@ -348,9 +352,9 @@ public struct Machine<P: Policy>: Sendable {
             s.mapPTE(csi, f, writable: false, dirty: false)
         case .anon:
             let hugetlb = reg.huge == .hugetlb
-            let copy = !s.frames[Int(f)].ksm
-                && P.forkAnon(s, frame: f, parentHasPinned: parentPinned, hugetlb: hugetlb) == .copyForChild
-            applyForkAnon(p: p, c: c, r: r, k: k, copy: copy, hugetlb: hugetlb)
+            let decision = s.frames[Int(f)].ksm ? ForkDecision.share(.none)
+                : P.forkAnon(s, frame: f, parentHasPinned: parentPinned, hugetlb: hugetlb)
+            applyForkAnon(p: p, c: c, r: r, k: k, decision: decision, hugetlb: hugetlb)
         case .free:
             return
         }
@@ -358,17 +362,19 @@ public struct Machine<P: Policy>: Sendable {
 
     /// Carries out fork's decision for one anonymous PTE: the child's own copy (the
     /// parent keeps its page and PTE), or sharing read-only (clearing PageAnonExclusive).
-    mutating func applyForkAnon(p: Int, c: Int, r: Int, k: Int, copy: Bool, hugetlb: Bool) {
+    mutating func applyForkAnon(p: Int, c: Int, r: Int, k: Int, decision: ForkDecision, hugetlb: Bool) {
         let psi = s.slotIndex(p, r, k), csi = s.slotIndex(c, r, k)
         let ps = s.slots[psi]
         let f = ps.frame
-        if copy {
+        if decision.action == .copyForChild {
             s.cover(hugetlb ? .hugetlbForkCopy : .forkEagerCopy, f)
             let n = copyFolioForChild(f, hugetlb: hugetlb)
             s.mapPTE(csi, n, writable: ps.vm.contains(.write), dirty: true)
             s.counters.eagerForkCopies += 1
             s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
         } else {
+            // Risky: the child maps a page that a pin (or a writable GET reference) holds.
+            if let ref = s.anyPin(f) { s.stamp(f, decision.rule, .share, ref: ref, pmd: false) }
             if P.tracksExclusive && s.frames[Int(f)].exclusive {
                 s.cover(.forkClearExclusive, f)
                 s.frames[Int(f)].exclusive = false
@@ -387,11 +393,11 @@ public struct Machine<P: Policy>: Sendable {
             let h = s.head(f)
             let order = Int(s.frames[Int(h)].order)
             let n = s.allocate(kind: .anon, order: order, hugetlb: true)
-            for k in 0..<(1 << order) { s.frames[Int(n) + k].content = s.frames[Int(h) + k].content }
+            for k in 0..<(1 << order) { s.frames[Int(n) + k].content = s.frames[Int(h) + k].content; s.frames[Int(n) + k].store = s.frames[Int(h) + k].store }
             s.frames[Int(n)].exclusive = P.tracksExclusive
             return n + (f - h)
         }
-        let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content)
+        let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content, store: s.frames[Int(f)].store)
         s.frames[Int(n)].exclusive = P.tracksExclusive
         s.addToLRU(n)
         return n

@@ -2,13 +2,15 @@
 extension MachineState {
     /// Allocates a folio of 2^order pages filled with `content`; returns its head.
     /// Frame ids are never reused within a program, so a use after free is visible.
-    public mutating func allocate(kind: FrameKind, order: Int = 0, content: UInt8 = 0, hugetlb: Bool = false) -> Int32 {
+    public mutating func allocate(kind: FrameKind, order: Int = 0, content: UInt8 = 0, store: Int32 = StoreID.zero,
+                                  hugetlb: Bool = false) -> Int32 {
         let h = Int32(frames.count)
         let n = 1 << order
         for k in 0..<n {
             var f = Frame()
             f.kind = kind
             f.content = content
+            f.store = store
             f.head = h
             f.order = k == 0 ? UInt8(order) : 0
             f.hugetlb = hugetlb

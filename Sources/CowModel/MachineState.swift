@@ -15,6 +15,9 @@ public enum FrameKind: UInt8, Hashable, Sendable {
 /// cache, LRU batch, KSM) live on the head page, as in the kernel.
 public struct Frame: Hashable, Sendable {
     public var content: UInt8 = 0
+    /// The store whose value `content` is (`StoreID`): provenance, so the oracle judges
+    /// which store an observation shows, never a coincidence of values.
+    public var store: Int32 = StoreID.zero
     public var kind: FrameKind = .free
     /// PG_anon_exclusive (per page). Only eras from 5.19 set it.
     public var exclusive = false
@@ -37,6 +40,8 @@ public struct Frame: Hashable, Sendable {
     /// The object (file or shmem) a page-cache page belongs to, and its index there.
     public var object: Int32 = -1
     public var index: Int32 = 0
+    /// On a folio head: the first risky decision taken on the folio (`Culprit`).
+    public var culprit = Culprit.none
 
     public var isLarge: Bool { order > 0 }
 }
@@ -179,12 +184,26 @@ public struct MachineState: Sendable {
     public var swapFrame: [Int32] = []
     /// What each swap slot holds on the device (written at swap-out).
     public var swapContent: [UInt8] = []
+    /// The store each swap slot's content came from.
+    public var swapStore: [Int32] = []
+    /// The process that spliced each pipe buffer (parallel to `pipeBufs`).
+    public var pipeOwner: [Int32] = []
     public var lruBatch: [Int32] = []
     public var counters = Counters()
     public var coverage = Coverage()
     public var events: [Event] = []
     public var tracing = false
     public var currentOp: Int32 = 0
+    /// The race lane being stepped, or -1 at top level.
+    public var currentLane = -1
+    /// The store id a write of the current op (or lane) stores.
+    public var currentStore: Int32 = 0
+    /// The last observation's store id and the culprit stamped on its folio (set by
+    /// read, readpin and readpipe; the run loop copies them into the trace).
+    public var obsStore: Int32 = StoreID.none
+    public var obsCulprit = Culprit.none
+    public var obsPage = PageKind.smallAnon
+    public var obsRef = RefKind.cpu
     /// The status of every lane of every race so far, in program order (`Trace.laneStatuses`).
     public var laneStatuses: [OpStatus] = []
     /// The steps of races, for `explain` (recorded only when tracing).
@@ -275,6 +294,8 @@ public struct MachineState: Sendable {
         pins.append(contentsOf: repeatElement(PinState(), count: shape.pins))
         pipeBufs.removeAll(keepingCapacity: true)
         pipeBufs.append(contentsOf: repeatElement(-1, count: shape.pipes * Limits.pipeDepth))
+        pipeOwner.removeAll(keepingCapacity: true)
+        pipeOwner.append(contentsOf: repeatElement(-1, count: shape.pipes * Limits.pipeDepth))
         pipeHead.removeAll(keepingCapacity: true)
         pipeHead.append(contentsOf: repeatElement(0, count: shape.pipes))
         pipeCount.removeAll(keepingCapacity: true)
@@ -282,11 +303,15 @@ public struct MachineState: Sendable {
         swapCount.removeAll(keepingCapacity: true)
         swapFrame.removeAll(keepingCapacity: true)
         swapContent.removeAll(keepingCapacity: true)
+        swapStore.removeAll(keepingCapacity: true)
         lruBatch.removeAll(keepingCapacity: true)
         counters = Counters()
         coverage = Coverage()
         events.removeAll(keepingCapacity: true)
         currentOp = 0
+        currentLane = -1
+        currentStore = 0
+        obsStore = StoreID.none
     }
 
     @inline(__always) mutating func event(_ kind: Event.Kind, p: Int, r: Int, i: Int, from: Int32 = -1, to: Int32 = -1) {

@@ -91,18 +91,54 @@ public struct FaultSite: Sendable {
     }
 }
 
-public enum FaultDecision: Sendable {
+/// What a write fault does with the page.
+public enum FaultAction: UInt8, Sendable {
     case reuse
     case copy
     /// Split the PMD mapping, then decide again at PTE level.
     case splitPMD
 }
 
-public enum ForkDecision: Sendable {
+/// A write-fault decision and the rule that took it (the culprit site it names).
+public struct FaultDecision: Hashable, Sendable {
+    public var action: FaultAction
+    public var rule: RuleID
+
+    public init(_ action: FaultAction, _ rule: RuleID) {
+        self.action = action
+        self.rule = rule
+    }
+
+    public static func reuse(_ rule: RuleID) -> FaultDecision { FaultDecision(.reuse, rule) }
+    public static func copy(_ rule: RuleID) -> FaultDecision { FaultDecision(.copy, rule) }
+    public static func splitPMD(_ rule: RuleID) -> FaultDecision { FaultDecision(.splitPMD, rule) }
+    /// Reuse when `test` holds, else `otherwise` (copy by default), both by `rule`.
+    public static func reuse(if test: Bool, _ rule: RuleID, otherwise: FaultAction = .copy) -> FaultDecision {
+        FaultDecision(test ? .reuse : otherwise, rule)
+    }
+}
+
+/// What fork does with a present anonymous page.
+public enum ForkAction: UInt8, Sendable {
     /// Map the page in the child too; both read-only (and not exclusive).
     case share
     /// The child gets its own copy now; the parent keeps its page and PTE.
     case copyForChild
+}
+
+/// A fork decision and the rule that took it.
+public struct ForkDecision: Hashable, Sendable {
+    public var action: ForkAction
+    public var rule: RuleID
+
+    public init(_ action: ForkAction, _ rule: RuleID) {
+        self.action = action
+        self.rule = rule
+    }
+
+    public static func share(_ rule: RuleID) -> ForkDecision { ForkDecision(.share, rule) }
+    /// Copy for the child when `test` holds, else share, both by `rule`.
+    public static func copy(if test: Bool, _ rule: RuleID) -> ForkDecision { ForkDecision(test ? .copyForChild : .share, rule) }
 }
 
 /// The building blocks the eras combine: each is one rule of one kernel function.

@@ -46,6 +46,13 @@ public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable, Error {
 public struct Trace: Hashable, Sendable {
     public var statuses: [OpStatus]
     public var observed: [Int16]
+    /// Per op: the store id the observation showed (`StoreID`), or `StoreID.none`.
+    /// Empty for a backend that sees values only (the real kernel): the checker then
+    /// maps values back to the program's stores.
+    public var stores: [Int32] = []
+    /// Per op: the decision stamped on the observed folio (`Culprit.none` with the
+    /// observed page kind when no risky decision touched it). Empty without provenance.
+    public var culprits: [Culprit] = []
     /// The status of each lane of each `race` op, in program order (lanes.count entries
     /// per race, skipped races included): the oracle applies only the lanes that ran.
     public var laneStatuses: [OpStatus]
@@ -59,6 +66,8 @@ public struct Trace: Hashable, Sendable {
     public init(count: Int) {
         statuses = Array(repeating: .skipped(.notApplicable), count: count)
         observed = Array(repeating: -1, count: count)
+        stores = Array(repeating: StoreID.none, count: count)
+        culprits = Array(repeating: .none, count: count)
         laneStatuses = []
     }
 }

@@ -11,6 +11,9 @@ public struct Violation: Hashable, Sendable, Codable {
     public var observed: Int?
     public var accepted: [Int]
     public var message: String
+    /// The decision that made the observed page reachable by the wrong party (from the
+    /// machine's trace), or `Culprit.none` with the observed page and reference kind.
+    public var culprit: Culprit = .none
 
     public var description: String {
         let at = opKind.map { "op \($0.name) #\(op)" } ?? "op #\(op)"
@@ -44,7 +47,7 @@ public final class ProgramChecker {
 
     /// Runs `program` on every policy and judges each run.
     public func check(_ program: Program) -> [PolicyOutcome] {
-        let everWritten = Reference.writtenValues(program)
+        let table = StoreTable(program)
         var cache: [OpStatus] = []
         var cacheLanes: [OpStatus] = []
         var cachedAcceptance: [Acceptance?] = []
@@ -60,7 +63,7 @@ public final class ProgramChecker {
                 cachedAcceptance = Reference.evaluate(program, statuses: cache, laneStatuses: cacheLanes)
             }
             var violations = Checker.judgeObservations(program, trace: r.trace, acceptance: cachedAcceptance,
-                                                       policy: policies[k].name, everWritten: everWritten)
+                                                       policy: policies[k].name, table: table)
             Checker.judgeMachine(program, result: r, policy: policies[k].name, into: &violations)
             var set = VerdictSet.clean
             for v in violations { set.insert(v.verdict) }
@@ -81,7 +84,7 @@ public enum Checker {
     public static func judge(_ program: Program, trace: Trace, policy: String = "real") -> [Violation] {
         let acceptance = Reference.evaluate(program, statuses: trace.statuses, laneStatuses: trace.laneStatuses)
         return judgeObservations(program, trace: trace, acceptance: acceptance, policy: policy,
-                                 everWritten: Reference.writtenValues(program))
+                                 table: StoreTable(program))
     }
 
     /// The values the reference accepts for every observing op, given the statuses of a run.
@@ -90,25 +93,54 @@ public enum Checker {
         Reference.evaluate(program, statuses: statuses, laneStatuses: laneStatuses)
     }
 
+    /// The verdict of one observation (nil: accepted), judged by the store it showed:
+    /// the trace's store id where the backend knows it, else (values only, or a KSM page
+    /// that stands for every store of its content) the stores that wrote its value.
+    @inline(__always)
+    public static func verdict(observation i: Int, trace: Trace, acceptance a: Acceptance, table: StoreTable) -> Verdict? {
+        let o = trace.observed[i]
+        if o > 255 { return .integrity }
+        let id = i < trace.stores.count ? trace.stores[i] : StoreID.none
+        if id >= 0 {
+            guard let ord = table.ordinal(of: id) else { return .integrity }
+            if a.accepted.contains(ord) { return nil }
+            // A store of another value than the page holds: the machine lost track.
+            if table.value(of: ord) != UInt8(o) && ord != 255 { return .integrity }
+            return Reference.classify(ord, a)
+        }
+        return Reference.judge(candidates: table.ordinals(withValue: UInt8(o)), a)
+    }
+
+    /// The reference kind of an observing op (for a finding no decision explains).
+    static func observer(_ op: Op) -> RefKind {
+        switch op {
+        case .readpipe: .pipe
+        case .readpin: .pin
+        default: .cpu
+        }
+    }
+
     static func judgeObservations(_ program: Program, trace: Trace, acceptance: [Acceptance?], policy: String,
-                                  everWritten: ValueSet) -> [Violation] {
+                                  table: StoreTable) -> [Violation] {
         var out: [Violation] = []
         for i in 0..<min(trace.observed.count, acceptance.count) {
             let o = trace.observed[i]
             guard o >= 0, let a = acceptance[i] else { continue }
-            let v = UInt8(truncatingIfNeeded: o)
-            if o > 255 || !a.accepted.contains(v) {
-                let verdict = o > 255 ? .integrity : Reference.classify(v, a, everWritten: everWritten)
+            if let verdict = verdict(observation: i, trace: trace, acceptance: a, table: table) {
                 let kind = program.ops[i].kind
                 let what: String
                 switch verdict {
-                case .coherence: what = "a stale value of the owner's own history"
-                case .isolation: what = "a value written by another process through a private path"
-                default: what = "a value nobody wrote"
+                case .coherence: what = "a stale store of the owner's own history"
+                case .isolation: what = "a store by another process (or into another page) that reached it through a private path"
+                default: what = "a value no store of the program wrote there"
                 }
+                let values = table.values(of: a.accepted).values
+                var culprit = i < trace.culprits.count ? trace.culprits[i] : .none
+                if culprit.isNone && i >= trace.culprits.count { culprit.ref = observer(program.ops[i]) }
                 out.append(Violation(verdict: verdict, policy: policy, op: i, opKind: kind, observed: Int(o),
-                                     accepted: a.accepted.values,
-                                     message: "\(kind.name) observed \(o), \(what); the reference accepts \(a.accepted.values.map(String.init).joined(separator: " or "))"))
+                                     accepted: values,
+                                     message: "\(kind.name) observed \(o), \(what); the reference accepts \(values.map(String.init).joined(separator: " or "))",
+                                     culprit: culprit))
             }
         }
         return out
@@ -123,7 +155,8 @@ public enum Checker {
         if result.leaked > 0 {
             out.append(Violation(verdict: .leak, policy: policy, op: program.ops.count, opKind: nil, observed: nil,
                                  accepted: [],
-                                 message: "\(result.leaked) frame(s) still held after every process exited and every pin and pipe was released"))
+                                 message: "\(result.leaked) frame(s) still held after every process exited and every pin and pipe was released",
+                                 culprit: result.leakCulprit))
         }
     }
 }

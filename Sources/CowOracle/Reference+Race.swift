@@ -68,6 +68,7 @@ extension Reference {
                     var x = w
                     x.guarded = true
                     for l in order where mask[l] && !ops[l].kind.observes && x.valid(ops[l]) {
+                        x.ordinal = table?.ordinal(of: StoreID.of(op: opIndex, lane: l)) ?? 0
                         _ = x.applyOne(ops[l])
                     }
                     if !worlds.contains(where: { $0.sameState(x) }) {

@@ -1,6 +1,7 @@
 import CowModel
 
-/// A set of page values 0…255 as a 256-bit bitmap.
+/// A set of small integers 0…255 as a 256-bit bitmap: store ordinals (`StoreTable`)
+/// in the oracle, page values where a backend sees only values.
 public struct ValueSet: Hashable, Sendable {
     var w0: UInt64 = 0, w1: UInt64 = 0, w2: UInt64 = 0, w3: UInt64 = 0
 
@@ -36,14 +37,77 @@ public struct ValueSet: Hashable, Sendable {
     public static let all: ValueSet = { var s = ValueSet(); s.w0 = ~0; s.w1 = ~0; s.w2 = ~0; s.w3 = ~0; return s }()
 }
 
-/// What the reference semantics accept for one observation, and the observer's own
-/// history (to tell a stale value, `coherence`, from another process's, `isolation`).
+/// The stores of a program, in program order, and their ordinals: the oracle's names
+/// for stores. Ordinal 0 is the initial zero; store k (0-based, lanes of a race in lane
+/// order) has ordinal k + 1, and every store from the 255th on shares ordinal 255 (a
+/// program that long is judged leniently for its later stores: never a false finding).
+/// Store ids (`StoreID`) grow with program order, so an id's ordinal is a binary search.
+public struct StoreTable: Hashable, Sendable {
+    /// The store ids, ascending.
+    public private(set) var ids: [Int32] = []
+    /// The value each store writes.
+    public private(set) var values: [UInt8] = []
+
+    public init(_ program: Program) {
+        for (i, op) in program.ops.enumerated() {
+            switch op {
+            case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v):
+                ids.append(StoreID.of(op: i, lane: -1)); values.append(v)
+            case let .race(lanes, _):
+                for (l, lop) in lanes.enumerated() {
+                    switch lop {
+                    case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v):
+                        ids.append(StoreID.of(op: i, lane: l)); values.append(v)
+                    default: break
+                    }
+                }
+            default: break
+            }
+        }
+    }
+
+    /// The ordinal of a store id; nil for an id that is no store of the program.
+    public func ordinal(of id: Int32) -> UInt8? {
+        if id == StoreID.zero { return 0 }
+        var lo = 0, hi = ids.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if ids[mid] < id { lo = mid + 1 } else { hi = mid }
+        }
+        guard lo < ids.count, ids[lo] == id else { return nil }
+        return UInt8(min(lo + 1, 255))
+    }
+
+    /// The value a store of this ordinal wrote (0 for the initial zero).
+    public func value(of ordinal: UInt8) -> UInt8 { ordinal == 0 ? 0 : values[Int(ordinal) - 1] }
+
+    /// Every ordinal whose store wrote `value` (0 for the initial zero).
+    public func ordinals(withValue value: UInt8) -> ValueSet {
+        var s = ValueSet()
+        if value == 0 { s.insert(0) }
+        for (k, v) in values.enumerated() where v == value { s.insert(UInt8(min(k + 1, 255))) }
+        return s
+    }
+
+    /// The values of a set of ordinals.
+    public func values(of set: ValueSet) -> ValueSet {
+        var out = ValueSet()
+        for o in 0...255 where set.contains(UInt8(o)) {
+            if o == 0 { out.insert(0) } else if o - 1 < values.count { out.insert(values[o - 1]) }
+        }
+        return out
+    }
+}
+
+/// What the reference semantics accept for one observation, as store ordinals
+/// (`StoreTable`), and the observer's own history (to tell a stale store, `coherence`,
+/// from another process's, `isolation`).
 public struct Acceptance: Hashable, Sendable {
     public var accepted: ValueSet
     public var history: ValueSet
     /// The observation is through a FOLL_PIN pin with coherence semantics (spec §4.1 item 3).
     public var coherent: Bool
-    /// Values other processes stored into other cells since the observed cell was born
+    /// Stores other processes made into other cells since the observed cell was born
     /// (after fork, the other side's writes): seeing one of them is isolation, whatever
     /// else the observer once held.
     public var foreign = ValueSet()
@@ -56,7 +120,9 @@ public struct Acceptance: Hashable, Sendable {
 /// aliases its owner's cell while the owner keeps it mapped; a FOLL_GET reference (a
 /// pipe buffer, a `get` pin) may show any value its cell held since the reference was
 /// taken, never another process's data. The reference is driven by a policy's op
-/// statuses (an op that was skipped or refused did nothing).
+/// statuses (an op that was skipped or refused did nothing). It judges *stores*, not
+/// values: each cell holds store ordinals (`StoreTable`), so two stores of the same
+/// value are never confused.
 public struct Reference {
     struct Cell {
         /// Stores (in `storeLog`) before this cell existed.
@@ -73,6 +139,7 @@ public struct Reference {
 
     struct StoreRecord {
         var cell: Int32
+        /// The store's ordinal (`StoreTable`).
         var value: UInt8
         /// The process that wrote it (a device write counts as its pin's owner's).
         var writer: Int32
@@ -107,7 +174,10 @@ public struct Reference {
     var alive: [Bool] = []
     var pins: [Ref] = []
     var pipes: [[Ref]] = []
-    var everWritten = ValueSet(0)
+    /// The program's stores; `ordinal` is the store the op being applied makes.
+    var table: StoreTable?
+    var ordinal: UInt8 = 0
+    var opIndex = 0
     /// Every store into a cell, in order (for telling another process's value from a stale own one).
     var storeLog: [StoreRecord] = []
     var procCap = 1, regionCap = 1, pageCap = 1
@@ -135,7 +205,7 @@ public struct Reference {
         alive[0] = true
         pins = Array(repeating: Ref(), count: shape.pins)
         pipes = Array(repeating: [], count: shape.pipes)
-        everWritten = ValueSet(0)
+        table = StoreTable(program)
         storeLog.removeAll(keepingCapacity: true)
     }
 
@@ -154,7 +224,6 @@ public struct Reference {
 
     /// A value lands in a cell: by a store of its owner, or a device write through a coherent pin.
     mutating func store(_ c: Int32, _ v: UInt8, exact: Bool, writer: Int) {
-        everWritten.insert(v)
         guard c >= 0 else { return }
         storeLog.append(StoreRecord(cell: c, value: v, writer: Int32(writer)))
         if exact { cells[Int(c)].value = ValueSet(v) } else { cells[Int(c)].value.insert(v) }
@@ -216,8 +285,8 @@ public struct Reference {
                 default: break
                 }
             }
-        case let .write(p, r, i, v), let .pokemem(p, r, i, v):
-            store(locs[li(p, r, i)].cell, v, exact: true, writer: p)
+        case let .write(p, r, i, _), let .pokemem(p, r, i, _):
+            store(locs[li(p, r, i)].cell, ordinal, exact: true, writer: p)
         case let .read(p, r, i):
             let cid = locs[li(p, r, i)].cell
             let c = cells[Int(cid)]
@@ -270,13 +339,13 @@ public struct Reference {
             let cell = cells[Int(ref.cell)]
             let acc = ref.coherent && cell.alive ? cell.value : ref.acc
             return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent, foreign: foreign(to: ref.cell))
-        case let .writepin(g, v):
+        case let .writepin(g, _):
+            let v = ordinal
             let ref = pins[g]
             if cells[Int(ref.cell)].alive {
                 store(ref.cell, v, exact: ref.coherent, writer: Int(ref.owner))
             } else {
                 // The owner no longer maps the page: the write reaches only references to it.
-                everWritten.insert(v)
                 storeLog.append(StoreRecord(cell: ref.cell, value: v, writer: ref.owner))
                 cells[Int(ref.cell)].history.insert(v)
                 for h in pins.indices where pins[h].active && pins[h].cell == ref.cell { pins[h].acc.insert(v) }
@@ -319,12 +388,20 @@ public struct Reference {
                 lane += l.count
             }
             guard i < statuses.count && statuses[i].executed else { continue }
+            ref.setStore(op: i, lane: -1)
             out[i] = ref.step(op, lanes: lanes)
         }
         return out
     }
 
-    /// Values other processes stored into other cells since cell `c` was born.
+    /// Sets the store the next applied op makes (in every world).
+    mutating func setStore(op: Int, lane: Int) {
+        opIndex = op
+        ordinal = table?.ordinal(of: StoreID.of(op: op, lane: lane)) ?? 0
+        for k in alternatives.indices { alternatives[k].opIndex = op; alternatives[k].ordinal = ordinal }
+    }
+
+    /// Stores other processes made into other cells since cell `c` was born.
     func foreign(to c: Int32) -> ValueSet {
         var out = ValueSet()
         guard c >= 0 else { return out }
@@ -337,27 +414,30 @@ public struct Reference {
         return out
     }
 
-    /// Classifies an observation the reference does not accept: another process's (or
-    /// another location's) later write is isolation — isolation wins over coherence —
-    /// then a value of the observer's own history is coherence.
-    public static func classify(_ observed: UInt8, _ a: Acceptance, everWritten: ValueSet) -> Verdict {
+    /// Classifies an observed store the reference does not accept: another process's (or
+    /// another location's) later store is isolation — isolation wins over coherence —
+    /// then a store of the observer's own history is coherence.
+    public static func classify(_ observed: UInt8, _ a: Acceptance) -> Verdict {
         if a.foreign.contains(observed) { return .isolation }
         if a.history.contains(observed) { return .coherence }
-        if !everWritten.contains(observed) { return .integrity }
         return .isolation
     }
 
-    /// Every value any op of the program may write (and 0).
-    public static func writtenValues(_ program: Program) -> ValueSet {
-        var s = ValueSet(0)
-        func visit(_ op: Op) {
-            switch op {
-            case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v): s.insert(v)
-            case let .race(lanes, _): for l in lanes { visit(l) }
-            default: break
-            }
+    /// Classifies an observation that is known only by its value (a KSM page, which
+    /// stands for every store of its content, or a backend that sees values only):
+    /// `candidates` are the ordinals of the stores that wrote it. Accepted if any
+    /// candidate is; otherwise isolation if one is foreign, coherence if one is the
+    /// observer's own history, integrity if no store wrote it.
+    public static func judge(candidates: ValueSet, _ a: Acceptance) -> Verdict? {
+        var none = true
+        var foreign = false, own = false
+        for o in 0...255 where candidates.contains(UInt8(o)) {
+            none = false
+            if a.accepted.contains(UInt8(o)) { return nil }
+            if a.foreign.contains(UInt8(o)) { foreign = true }
+            if a.history.contains(UInt8(o)) { own = true }
         }
-        for op in program.ops { visit(op) }
-        return s
+        if none { return .integrity }
+        return foreign || !own ? .isolation : .coherence
     }
 }

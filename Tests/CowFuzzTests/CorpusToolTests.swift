@@ -55,7 +55,7 @@ import TestSupport
         write(Self.cve, b, "short.cow")
         let candidates = try CorpusTools.candidates(in: [a, b])
         let merged = CorpusTools.merge(candidates)
-        let cveSig = "isolation readpipe linux-4.8,linux-5.7"
+        let cveSig = "isolation · do_wp_page: reuse by mapcount · small anon · pipe"
         let kept = try #require(merged.first { $0.kept.signature.text == cveSig })
         #expect(kept.kept.path.hasSuffix("short.cow"))
         #expect(kept.kept.program.ops.count == 7)
@@ -82,7 +82,7 @@ import TestSupport
         let a = try tempDir("sa"), b = try tempDir("sb"), out = try tempDir("sout")
         defer { for d in [a, b, out] { try? FileManager.default.removeItem(atPath: d) } }
         // Two shards that found the same signature: shard a with the longer reproducer.
-        let sig = try #require(Signature(text: "isolation readpipe linux-4.8,linux-5.7"))
+        let sig = try #require(Signature(text: "isolation · do_wp_page: reuse by mapcount · small anon · pipe"))
         let long = CorpusTools.Candidate(path: a + "/x.cow", text: Self.cveLonger, program: program(Self.cveLonger), signature: sig, record: nil)
         let short = CorpusTools.Candidate(path: b + "/y.cow", text: Self.cve, program: program(Self.cve), signature: sig, record: nil)
         try CorpusTools.write([long], to: a)

@@ -89,7 +89,8 @@ import TestSupport
         #expect(bytes.count == 21)
         let any = LibFuzzerEntry()
         let trap = try #require(any.test(bytes))
-        #expect(trap.signature.text == "isolation readpipe linux-4.8,linux-5.7")
+        #expect(trap.signature.text == "isolation · do_wp_page: reuse by mapcount · small anon · pipe")
+        #expect(trap.signature.policies == ["linux-4.8", "linux-5.7"])
         #expect(trap.text.contains("@expect linux-5.7 isolation"))
         #expect(trap.text.contains("vmsplice p1 r0[0] -> pipe0"))
         // Only findings on linux-6.x: none here.
@@ -104,10 +105,10 @@ import TestSupport
         #expect(try TrapRule.parse("any").get().items.isEmpty)
         let r = try TrapRule.parse("coherence@linux-5.9,linux-6.x,leak").get()
         #expect(r.description == "coherence@linux-5.9,linux-6.x,leak")
-        let s = Signature(kind: .coherence, opKind: .readpin, policies: ["linux-5.9", "linux-5.18"])
+        let s = Signature(kind: .coherence, policies: ["linux-5.9", "linux-5.18"])
         #expect(r.matches(s))
-        #expect(!r.matches(Signature(kind: .isolation, opKind: .read, policies: ["linux-5.9"])))
-        #expect(r.matches(Signature(kind: .leak, opKind: nil, policies: ["linux-4.8"])))
+        #expect(!r.matches(Signature(kind: .isolation, policies: ["linux-5.9"])))
+        #expect(r.matches(Signature(kind: .leak, policies: ["linux-4.8"])))
         #expect(throws: TrapRuleError.self) { try TrapRule.parse("linux-9.9").get() }
         #expect(throws: TrapRuleError.self) { try TrapRule.parse("stale@linux-5.9").get() }
     }

@@ -29,7 +29,7 @@ enum PlantedMapcountReuse: Policy {
         let f = m.frames[Int(site.frame)]
         let head = m.folio(site.frame)
         if !site.hugetlb && !site.unshare && head.order == 0 && !head.ksm && f.mapcount == 1 {
-            return .reuse  // the planted defect
+            return .reuse(.wpMapcount)  // the planted defect
         }
         return Linux6_x.anonWriteFault(&m, site)
     }
@@ -45,7 +45,8 @@ enum PlantedMapcountReuse: Policy {
 
 @Suite struct InjectedBugTests {
     let policies = [PolicyEntry(Linux6_x.self), PolicyEntry(PlantedMapcountReuse.self)]
-    let target = Signature(kind: .isolation, opKind: .readpipe, policies: [PlantedMapcountReuse.name])
+    let target = Signature(kind: .isolation, culprit: Culprit(rule: .wpMapcount, action: .reuse, page: .smallAnon, ref: .pipe, op: -1),
+                           policies: [PlantedMapcountReuse.name])
 
     /// The planted minimum: CVE-2020-29374 in 7 ops. The child may drop its mapping of
     /// the page by munmap, by exit, or by a write of its own (a COW copy): shortlex

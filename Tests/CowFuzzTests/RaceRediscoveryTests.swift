@@ -15,9 +15,12 @@ import TestSupport
         c.generator.maxOps = 16
         c.generator.kinds = [.mmap, .mprotect, .madvise, .pokemem, .read, .fork, .race]
         let r = Campaign(c).run()
-        // Dirty COW: a FOLL_FORCE write reaches the file, seen by a read, on linux-4.8 only.
-        let f = try #require(r.findings.first { $0.signature.text == "isolation read linux-4.8" },
+        // Dirty COW: a FOLL_FORCE write whose retry dropped FOLL_WRITE reaches the file or
+        // the zero page, seen by a read, on linux-4.8 only.
+        let f = try #require(r.findings.first { $0.signature.kind == .isolation && $0.signature.rule == .forceDropWrite },
                              "found: \(r.findings.map(\.signature.text))")
+        #expect(f.signature.policies == ["linux-4.8"])
+        #expect([PageKind.pageCache, .zero].contains(f.signature.page) && f.signature.ref == .force)
         let races = f.program.ops.filter { if case .race = $0 { true } else { false } }
         #expect(races.count == 1, "\(f.program.text)")
         if case let .race(lanes, _) = races.first {

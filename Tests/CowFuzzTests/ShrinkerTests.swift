@@ -70,20 +70,31 @@ import TestSupport
 
     @Test func aProgramWithoutTheSignatureIsReturnedUnchanged() {
         let p = program("mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nread p0 r0[0]")
-        let sig = Signature(kind: .isolation, opKind: .read, policies: ["linux-5.7"])
+        let sig = Signature(kind: .isolation, culprit: Culprit(rule: .wpMapcount, action: .reuse, page: .smallAnon, ref: .pipe, op: -1), policies: ["linux-5.7"])
         let r = Shrinker(policies: PolicyRegistry.all).shrink(p, keeping: sig)
         #expect(r.program == p.bare)
         #expect(!r.complete)
     }
 
     @Test func signatureTextRoundTrips() throws {
-        let s = Signature(kind: .coherence, opKind: .readpin, policies: ["linux-5.8", "linux-4.8"])
+        let cause = Culprit(rule: .forkNoPinCheck, action: .share, page: .smallAnon, ref: .pin, op: 3)
+        let s = Signature(kind: .coherence, culprit: cause, policies: ["linux-5.8", "linux-4.8"])
         #expect(s.policies == ["linux-4.8", "linux-5.8"])
-        #expect(s.text == "coherence readpin linux-4.8,linux-5.8")
-        #expect(Signature(text: s.text) == s)
-        let leak = Signature(kind: .leak, opKind: nil, policies: ["linux-6.x"])
+        #expect(s.text == "coherence · copy_present_pte: share by no pin check · small anon · FOLL_PIN")
+        let parsed = try #require(Signature(text: s.text))
+        #expect(parsed == s && parsed.text == s.text)
+        // The policies are the era range beside the identity, not part of it.
+        #expect(Signature(kind: .coherence, culprit: cause, policies: ["linux-5.9"]) == s)
+        #expect(Signature(kind: .isolation, culprit: cause, policies: ["linux-4.8"]) != s)
+        #expect(s.eraRange() == "linux-4.8, linux-5.8, fixed in linux-5.9")
+        #expect(Signature.eraRange(["linux-4.8", "linux-5.7"], among: PolicyRegistry.all.map(\.name)) == "linux-4.8 … linux-5.7, fixed in linux-5.8")
+        #expect(Signature.eraRange(["linux-5.19", "linux-6.x"], among: PolicyRegistry.all.map(\.name)) == "linux-5.19 … linux-6.x, not fixed")
+        let leak = Signature(kind: .leak, culprit: Culprit(rule: .wpHugetlbMapcount, action: .reuse, page: .hugetlb, ref: .pipe, op: 1), policies: ["linux-6.x"])
         #expect(Signature(text: leak.text) == leak)
+        let integrity = Signature(kind: .integrity, opKind: .fork, policies: ["linux-6.x"])
+        #expect(Signature(text: integrity.text) == integrity)
         #expect(s.hash.count == 8 && s.hash == Signature(text: s.text)!.hash)
-        #expect(s.fileStem.hasPrefix("coherence-readpin-linux-4.8-to-5.8-"))
+        #expect(s.fileStem.hasPrefix("coherence-forkNoPinCheck-share-smallAnon-pin-"))
+        #expect(Signature(text: "isolation · no such site · small anon · pipe") == nil)
     }
 }

@@ -28,13 +28,13 @@ public enum Linux4_8: Policy {
     public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
-        if m.folio(site.frame).ksm { return .copy }
-        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
-        return Rules.reuseSwapPage(&m, site.frame) ? .reuse : .copy
+        if m.folio(site.frame).ksm { return .copy(.wpKsmCopy) }
+        if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
+        return .reuse(if: Rules.reuseSwapPage(&m, site.frame), site.pmd ? .wpPmdMapcount : .wpMapcount)
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        .share
+        .share(.forkNoPinCheck)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }

@@ -29,13 +29,13 @@ public enum Linux5_18: Policy {
     public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
-        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
-        if Rules.canReuseAfterSettling(&m, site.frame) { return .reuse }
-        return site.pmd ? .splitPMD : .copy
+        if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
+        return .reuse(if: Rules.canReuseAfterSettling(&m, site.frame), site.pmd ? .wpPmdSettled : .wpSettled,
+                      otherwise: site.pmd ? .splitPMD : .copy)
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned) ? .copyForChild : .share
+        .copy(if: Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned), .forkMaybePinned)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }

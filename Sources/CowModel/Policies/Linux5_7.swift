@@ -30,13 +30,13 @@ public enum Linux5_7: Policy {
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         let head = m.folio(site.frame)
-        if head.ksm { return head.refcount == 1 && !head.swapcache ? .reuse : .copy }
-        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
-        return Rules.reuseSwapPage(&m, site.frame) ? .reuse : .copy
+        if head.ksm { return .reuse(if: head.refcount == 1 && !head.swapcache, .wpKsmRefcount) }
+        if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
+        return .reuse(if: Rules.reuseSwapPage(&m, site.frame), site.pmd ? .wpPmdMapcount : (site.swapin ? .wpSwapinMapcount : .wpMapcount))
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        .share
+        .share(.forkNoPinCheck)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }

@@ -35,16 +35,16 @@ public enum Linux5_9: Policy {
     public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
-        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
-        if m.folio(site.frame).ksm { return .copy }
-        if site.pmd { return Rules.reuseSwapPage(&m, site.frame) ? .reuse : .splitPMD }
-        if site.swapin { return Rules.reuseSwapPage(&m, site.frame) ? .reuse : .copy }
-        return Rules.pageCountIsOne(m, site.frame) ? .reuse : .copy
+        if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
+        if m.folio(site.frame).ksm { return .copy(.wpKsmCopy) }
+        if site.pmd { return .reuse(if: Rules.reuseSwapPage(&m, site.frame), .wpPmdMapcount, otherwise: .splitPMD) }
+        if site.swapin { return .reuse(if: Rules.reuseSwapPage(&m, site.frame), .wpSwapinMapcount) }
+        return .reuse(if: Rules.pageCountIsOne(m, site.frame), .wpPageCount)
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        if hugetlb && !hugetlbForkCopiesPinned { return .share }
-        return Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned) ? .copyForChild : .share
+        if hugetlb && !hugetlbForkCopiesPinned { return .share(.forkHugetlbNoPinCheck) }
+        return .copy(if: Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned), .forkMaybePinned)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }

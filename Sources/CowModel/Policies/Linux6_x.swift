@@ -38,20 +38,20 @@ public enum Linux6_x: Policy {
     public static let swapinMapsExclusiveWritable = true
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
-        if m.frames[Int(site.frame)].exclusive { return .reuse }
-        if site.hugetlb { return Rules.hugetlbMapcountIsOne(m, site.frame) ? .reuse : .copy }
+        if m.frames[Int(site.frame)].exclusive { return .reuse(.wpExclusive) }
+        if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
         let head = m.folio(site.frame)
-        if head.ksm { return .copy }
+        if head.ksm { return .copy(.wpKsmCopy) }
         if head.order > 0 && !site.pmd {
-            return Rules.largeFolioOnlyThisMM(&m, site.frame, process: site.process) ? .reuse : .copy
+            return .reuse(if: Rules.largeFolioOnlyThisMM(&m, site.frame, process: site.process), .wpLargeFolioOwner)
         }
-        if Rules.canReuseAfterSettling(&m, site.frame) { return .reuse }
-        return site.pmd ? .splitPMD : .copy
+        return .reuse(if: Rules.canReuseAfterSettling(&m, site.frame), site.pmd ? .wpPmdSettled : .wpSettled,
+                      otherwise: site.pmd ? .splitPMD : .copy)
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        guard m.frames[Int(frame)].exclusive else { return .share }
-        return Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned) ? .copyForChild : .share
+        guard m.frames[Int(frame)].exclusive else { return .share(.forkNotExclusive) }
+        return .copy(if: Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned), .forkMaybePinned)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool {

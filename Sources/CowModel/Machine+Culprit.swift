@@ -1,0 +1,84 @@
+/// Culprit stamps: the machine's record of which decision made a folio reachable by a
+/// party that should not reach it (see `Culprit`). A decision stamps only when it is
+/// *risky* — it leaves the folio held by someone besides the process it was taken for,
+/// in a way a later write or device write can cross — and the first stamp on a folio
+/// wins: the root cause comes before its consequences (a fork that shared a pinned page
+/// before the copy that left the pin behind). Nothing here allocates.
+extension MachineState {
+    /// The page kind of frame `f` as a decision sees it (`pmd`: mapped by a PMD there).
+    @inline(__always) public func pageKind(_ f: Int32, pmd: Bool) -> PageKind {
+        let fr = frames[Int(f)]
+        let h = frames[Int(fr.head)]
+        switch fr.kind {
+        case .zero: return .zero
+        case .pagecache: return .pageCache
+        case .shmem: return .shmem
+        case .free, .anon: break
+        }
+        if h.hugetlb { return .hugetlb }
+        if h.ksm { return .ksm }
+        if h.order > 0 { return pmd ? .pmdTHP : .pteTHP }
+        if h.swapcache { return .swapCache }
+        return .smallAnon
+    }
+
+    /// Stamps the folio of `f` with a decision unless it already carries one.
+    @inline(__always) mutating func stamp(_ f: Int32, _ rule: RuleID, _ action: DecisionAction, ref: RefKind, pmd: Bool) {
+        let h = Int(frames[Int(f)].head)
+        guard frames[h].culprit.isNone else { return }
+        frames[h].culprit = Culprit(rule: rule, action: action, page: pageKind(f, pmd: pmd), ref: ref, op: currentOp)
+    }
+
+    /// Copies a stamp from one folio to another (a risky copy: the copy carries the cause).
+    @inline(__always) mutating func inheritStamp(from f: Int32, to n: Int32) {
+        let c = frames[Int(frames[Int(f)].head)].culprit
+        let h = Int(frames[Int(n)].head)
+        if !c.isNone && frames[h].culprit.isNone { frames[h].culprit = c }
+    }
+
+    /// Records an observation of frame `f` (read, readpin, readpipe).
+    @inline(__always) mutating func observe(_ f: Int32, pmd: Bool = false, ref: RefKind) {
+        obsStore = frames[Int(f)].store
+        obsCulprit = frames[Int(frames[Int(f)].head)].culprit
+        obsPage = pageKind(f, pmd: pmd)
+        obsRef = ref
+    }
+
+    /// A holder of the folio of `f` other than process `p`'s own mapping and its own
+    /// FOLL_PIN pins: another pin or GET reference, a pipe buffer spliced by another
+    /// process, or another mapping. Nil when only `p` holds it.
+    func foreignHolder(_ f: Int32, besides p: Int) -> RefKind? {
+        let h = frames[Int(f)].head
+        for g in 0..<pins.count where pins[g].active && frames[Int(pins[g].frame)].head == h {
+            if pins[g].owner != Int32(p) { return pins[g].follPin ? .pin : .get }
+        }
+        for k in 0..<pipeBufs.count where pipeBufs[k] >= 0 && frames[Int(pipeBufs[k])].head == h {
+            if pipeOwner[k] != Int32(p) { return .pipe }
+        }
+        if frames[Int(h)].order == 0 && frames[Int(f)].mapcount > 1 { return .cpu }
+        return nil
+    }
+
+    /// A reference process `p` itself holds on the folio of `f` through a pin (FOLL_PIN
+    /// first), or nil.
+    func ownPin(_ f: Int32, of p: Int) -> RefKind? {
+        let h = frames[Int(f)].head
+        var found: RefKind?
+        for g in 0..<pins.count where pins[g].active && pins[g].owner == Int32(p) && frames[Int(pins[g].frame)].head == h {
+            if pins[g].follPin { return .pin }
+            found = .get
+        }
+        return found
+    }
+
+    /// Any pin (FOLL_PIN first) or GET reference on the folio of `f`, whoever holds it.
+    func anyPin(_ f: Int32) -> RefKind? {
+        let h = frames[Int(f)].head
+        var found: RefKind?
+        for g in 0..<pins.count where pins[g].active && frames[Int(pins[g].frame)].head == h {
+            if pins[g].follPin { return .pin }
+            if pins[g].flags.contains(.rw) { found = .get }
+        }
+        return found
+    }
+}
