@@ -29,7 +29,18 @@ extension MachineState {
         frames[h].culprit = Culprit(rule: rule, action: action, page: pageKind(f, pmd: pmd), ref: ref, op: currentOp)
     }
 
-    /// Copies a stamp from one folio to another (a risky copy: the copy carries the cause).
+    /// Copies `pages` pages of data (value and store) from one folio to a new one, which
+    /// also inherits the source's stamp.
+    mutating func copyData(from old: Int32, to n: Int32, pages: Int) {
+        for k in 0..<pages {
+            frames[Int(n) + k].content = frames[Int(old) + k].content
+            frames[Int(n) + k].store = frames[Int(old) + k].store
+        }
+        inheritStamp(from: old, to: n)
+    }
+
+    /// Copies a stamp from one folio to a copy of its data: the copy carries the cause
+    /// of whatever wrong store it holds.
     @inline(__always) mutating func inheritStamp(from f: Int32, to n: Int32) {
         let c = frames[Int(frames[Int(f)].head)].culprit
         let h = Int(frames[Int(n)].head)
@@ -50,7 +61,7 @@ extension MachineState {
     func foreignHolder(_ f: Int32, besides p: Int) -> RefKind? {
         let h = frames[Int(f)].head
         for g in 0..<pins.count where pins[g].active && frames[Int(pins[g].frame)].head == h {
-            if pins[g].owner != Int32(p) { return pins[g].follPin ? .pin : .get }
+            if pins[g].owner != Int32(p) { return pins[g].refKind }
         }
         for k in 0..<pipeBufs.count where pipeBufs[k] >= 0 && frames[Int(pipeBufs[k])].head == h {
             if pipeOwner[k] != Int32(p) { return .pipe }
@@ -65,7 +76,7 @@ extension MachineState {
         let h = frames[Int(f)].head
         var found: RefKind?
         for g in 0..<pins.count where pins[g].active && pins[g].owner == Int32(p) && frames[Int(pins[g].frame)].head == h {
-            if pins[g].follPin { return .pin }
+            if pins[g].refKind == .pin { return .pin }
             found = .get
         }
         return found
@@ -76,9 +87,15 @@ extension MachineState {
         let h = frames[Int(f)].head
         var found: RefKind?
         for g in 0..<pins.count where pins[g].active && frames[Int(pins[g].frame)].head == h {
-            if pins[g].follPin { return .pin }
+            if pins[g].refKind == .pin { return .pin }
             if pins[g].flags.contains(.rw) { found = .get }
         }
         return found
     }
+}
+
+extension PinState {
+    /// The reference the program asked for: FOLL_PIN unless `get` — in every era, so a
+    /// root cause has one name across eras (before 5.6 the kernel served it with FOLL_GET).
+    public var refKind: RefKind { flags.contains(.get) ? .get : .pin }
 }

@@ -175,7 +175,6 @@ extension Machine {
             // Risky: the copy leaves this process's own pin on the old page.
             let ownRef = s.ownPin(f, of: p)
             if let ownRef { s.stamp(f, decision.rule, .copy, ref: ownRef, pmd: s.slots[si].pmd) }
-            defer { if ownRef != nil, s.slots[si].state == .present { s.inheritStamp(from: f, to: s.slots[si].frame) } }
             if hugetlb {
                 hugetlbCopy(si, p: p, r: r, i: i, writable: vmWrite && !unshare, unshare: unshare)
                 return
@@ -211,6 +210,7 @@ extension Machine {
 
     /// Points a PTE at a new page, dropping the old mapping.
     mutating func replaceMapping(_ si: Int, old: Int32, new: Int32, writable: Bool, dirty: Bool) {
+        s.inheritStamp(from: old, to: new)
         if s.frames[Int(old)].kind != .zero { s.frames[Int(old)].mapcount -= 1 }
         s.mapPTE(si, new, writable: writable, dirty: dirty)
         s.put(old)

@@ -3,7 +3,9 @@ extension Machine {
     /// `__get_user_pages` for one page, sequentially: fault in, break COW when the era
     /// or FOLL_WRITE asks for it, unshare for R/O pins where the era does, then grab.
     /// Returns the page referenced (the caller takes the reference).
-    mutating func gupFollow(_ si: Int, p: Int, r: Int, i: Int, reg: Region, write: Bool, follPin: Bool, longterm: Bool) -> Int32 {
+    /// `pinOp`: a `pin` without `get` (a R/O one is judged for coherence in every era).
+    mutating func gupFollow(_ si: Int, p: Int, r: Int, i: Int, reg: Region, write: Bool, follPin: Bool, longterm: Bool,
+                            pinOp: Bool = false) -> Int32 {
         var wantWrite = write
         let cow = reg.backing != .shared
         if P.gupBreaksCow && cow && !wantWrite {
@@ -27,14 +29,14 @@ extension Machine {
                 // read-only and the FOLL_COW retry follows the private copy.
                 writeFault(si, p: p, r: r, i: i, reg: reg, unshare: false)
             }
-        } else if follPin && !write && cow && !s.slots[si].writable {
+        } else if (follPin || pinOp) && !write && cow && !s.slots[si].writable {
             let f = s.slots[si].frame
             let kind = s.frames[Int(f)].kind
             let anon = kind == .anon
-            if kind != .shmem && P.gupMustUnshare(s, frame: f, anon: anon, longterm: longterm) {
+            if follPin && kind != .shmem && P.gupMustUnshare(s, frame: f, anon: anon, longterm: longterm) {
                 s.cover(.gupUnshare, f)
                 writeFault(si, p: p, r: r, i: i, reg: reg, unshare: true)
-            } else if kind != .shmem && (!anon || s.foreignHolder(f, besides: p) != nil || otherMMMaps(f, besides: p) != nil) {
+            } else if pinOp && kind != .shmem && (!anon || s.foreignHolder(f, besides: p) != nil || otherMMMaps(f, besides: p) != nil) {
                 // Risky: a R/O pin on a page others map (or the zero page, the page cache)
                 // that the owner's next write will copy away from.
                 s.stamp(f, .gupNoUnshare, .pin, ref: .pin, pmd: s.slots[si].pmd)
@@ -53,7 +55,8 @@ extension Machine {
             return .failed(.gupFailed)
         }
         let follPin = P.hasFollPin && !flags.contains(.get)
-        let f = gupFollow(si, p: p, r: r, i: i, reg: reg, write: write, follPin: follPin, longterm: flags.contains(.longterm))
+        let f = gupFollow(si, p: p, r: r, i: i, reg: reg, write: write, follPin: follPin, longterm: flags.contains(.longterm),
+                          pinOp: !flags.contains(.get))
         grab(f, follPin: follPin)
         if follPin { s.procs[p].hasPinned = true }
         s.pins[g] = PinState(active: true, frame: f, owner: Int32(p), flags: flags, follPin: follPin)

@@ -125,7 +125,7 @@ extension Machine {
         let start = si - (si % s.pageCap) % hugeNr
         let old = s.head(s.slots[start].frame)
         let n = s.allocate(kind: .anon, order: s.thpOrder)
-        for k in 0..<hugeNr { s.frames[Int(n) + k].content = s.frames[Int(old) + k].content; s.frames[Int(n) + k].store = s.frames[Int(old) + k].store }
+        s.copyData(from: old, to: n, pages: hugeNr)
         s.frames[Int(old)].entireMapcount -= 1
         mapPMD(start, n, writable: writable, dirty: true, exclusive: P.tracksExclusive)
         s.put(old)
@@ -211,7 +211,7 @@ extension Machine {
         let start = blockStart(p, r, i)
         let old = s.head(s.slots[start].frame)
         let n = s.allocate(kind: .anon, order: s.thpOrder, hugetlb: true)
-        for k in 0..<hugeNr { s.frames[Int(n) + k].content = s.frames[Int(old) + k].content; s.frames[Int(n) + k].store = s.frames[Int(old) + k].store }
+        s.copyData(from: old, to: n, pages: hugeNr)
         s.frames[Int(old)].entireMapcount -= 1
         mapPMD(start, n, writable: writable, dirty: !unshare, exclusive: P.tracksExclusive)
         s.put(old)

@@ -27,6 +27,8 @@ extension Machine {
         s.frames[Int(n)].refcount = s.frames[Int(h)].refcount
         s.frames[Int(n)].entireMapcount = s.frames[Int(h)].entireMapcount
         s.frames[Int(n)].ksm = s.frames[Int(h)].ksm
+        // The same logical page moves: its culprit moves with it.
+        s.frames[Int(n)].culprit = s.frames[Int(h)].culprit
         if s.frames[Int(h)].swapcache {
             let slot = s.frames[Int(h)].swapSlot
             s.frames[Int(n)].swapcache = true

@@ -183,7 +183,7 @@ extension Machine {
                 return finish(&lane, .skipped(.pinExists), .skipped)
             }
             let f = lane.snapFrame
-            if lane.follPin && s.frames[Int(f)].kind == .anon && (s.frames[Int(f)].mapcount > 1 || s.mappedByOtherMM(f, besides: p)) {
+            if !flags.contains(.get) && s.frames[Int(f)].kind == .anon && (s.frames[Int(f)].mapcount > 1 || s.mappedByOtherMM(f, besides: p)) {
                 // GUP-fast pinned a page fork shared after GUP-fast read the entry.
                 s.stamp(f, .gupFastNoSeqcount, .pin, ref: .pin, pmd: false)
             }

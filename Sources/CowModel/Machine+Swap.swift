@@ -47,6 +47,9 @@ extension Machine {
             return false
         }
         let exclusive = P.tracksExclusive && s.frames[Int(h)].exclusive
+        // Risky: a pinned page in the swap cache is copied away from its pin on the next
+        // write of an era that counts the cache's reference (B11).
+        if let ref = s.anyPin(h) { s.stamp(h, .reclaimPinned, .swapout, ref: ref, pmd: false) }
         s.frames[Int(h)].exclusive = false
         // A page still in the swap cache keeps its slot (and its one cache reference).
         let slot: Int32
@@ -114,6 +117,7 @@ extension Machine {
         if (write || P.swapinMapsExclusiveWritable) && s.slots[si].vm.contains(.write) {
             s.slots[si].writable = true
             s.slots[si].dirty = write
+            if let ref = s.foreignHolder(h, besides: p) { s.stamp(h, .swapinRestore, .map, ref: ref, pmd: false) }
             s.cover(.swapinReuse, h)
         }
     }

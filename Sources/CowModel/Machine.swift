@@ -97,7 +97,7 @@ public struct Machine<P: Policy>: Sendable {
             return (unpin(g), -1)
         case let .readpin(g):
             guard g < s.pins.count, s.pins[g].active else { return (.skipped(.noPin), -1) }
-            s.observe(s.pins[g].frame, ref: s.pins[g].follPin ? .pin : .get)
+            s.observe(s.pins[g].frame, ref: s.pins[g].refKind)
             return (.executed, Int16(s.frames[Int(s.pins[g].frame)].content))
         case let .writepin(g, v):
             guard g < s.pins.count, s.pins[g].active else { return (.skipped(.noPin), -1) }
@@ -393,11 +393,12 @@ public struct Machine<P: Policy>: Sendable {
             let h = s.head(f)
             let order = Int(s.frames[Int(h)].order)
             let n = s.allocate(kind: .anon, order: order, hugetlb: true)
-            for k in 0..<(1 << order) { s.frames[Int(n) + k].content = s.frames[Int(h) + k].content; s.frames[Int(n) + k].store = s.frames[Int(h) + k].store }
+            s.copyData(from: h, to: n, pages: 1 << order)
             s.frames[Int(n)].exclusive = P.tracksExclusive
             return n + (f - h)
         }
-        let n = s.allocate(kind: .anon, content: s.frames[Int(f)].content, store: s.frames[Int(f)].store)
+        let n = s.allocate(kind: .anon)
+        s.copyData(from: f, to: n, pages: 1)
         s.frames[Int(n)].exclusive = P.tracksExclusive
         s.addToLRU(n)
         return n

@@ -33,7 +33,10 @@ public enum StoreID {
 /// A decision the kernel takes at one site, named after the kernel function and the
 /// rule it applies: the culprit vocabulary of signatures (`do_wp_page: reuse by
 /// mapcount`). Policies return one with every write-fault and fork decision; the
-/// machine names the rest (GUP, FOLL_FORCE, reclaim, swap-in, KSM, THP) itself.
+/// machine names the rest (GUP, FOLL_FORCE, reclaim, swap-in, mprotect) itself. KSM
+/// merges, migration, THP splits and collapse refuse pinned or otherwise referenced
+/// pages, so they take no risky decision of their own here; migration carries the
+/// page's stamp to the new folio.
 public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
     case none
     // Write (and unshare) faults on anonymous pages.
@@ -42,11 +45,11 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
     // fork.
     case forkNoPinCheck, forkMaybePinned, forkNotExclusive, forkHugetlbNoPinCheck
     // GUP.
-    case gupNoUnshare, gupForcedCowBreak, gupFastNoSeqcount
+    case gupNoUnshare, gupFastNoSeqcount
     // FOLL_FORCE writes (/proc/pid/mem).
     case forceDropWrite, forceFollCowDirty, forceExclusive, forceInPlace
     // Background and other mm operations.
-    case reclaimPinned, swapinRestore, mprotectUpgrade, ksmMerge, migrationRestore, pmdSplit, collapse
+    case reclaimPinned, swapinRestore, mprotectUpgrade
 
     /// The kernel function the decision site models.
     public var function: String {
@@ -61,16 +64,11 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
         case .forkNoPinCheck, .forkMaybePinned, .forkNotExclusive: "copy_present_pte"
         case .forkHugetlbNoPinCheck: "copy_hugetlb_page_range"
         case .gupNoUnshare: "follow_page_pte"
-        case .gupForcedCowBreak: "__get_user_pages"
         case .gupFastNoSeqcount: "gup_fast"
         case .forceDropWrite: "faultin_page"
         case .forceFollCowDirty, .forceExclusive, .forceInPlace: "can_follow_write_pte"
         case .reclaimPinned: "shrink_folio_list"
         case .mprotectUpgrade: "change_pte_range"
-        case .ksmMerge: "try_to_merge_one_page"
-        case .migrationRestore: "remove_migration_pte"
-        case .pmdSplit: "__split_huge_pmd"
-        case .collapse: "collapse_huge_page"
         }
     }
 
@@ -89,7 +87,6 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
         case .forkMaybePinned: "page_needs_cow_for_dma"
         case .forkNotExclusive: "not PageAnonExclusive"
         case .gupNoUnshare: "R/O pin without unshare"
-        case .gupForcedCowBreak: "forced COW break"
         case .gupFastNoSeqcount: "no write_protect_seq"
         case .forceDropWrite: "FOLL_WRITE dropped after the COW fault"
         case .forceFollCowDirty: "FOLL_COW on a dirty pte"
@@ -98,10 +95,6 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
         case .reclaimPinned: "maybe-pinned page into the swap cache"
         case .swapinRestore: "exclusive and writable again"
         case .mprotectUpgrade: "exclusive page writable at once"
-        case .ksmMerge: "merge by content"
-        case .migrationRestore: "exclusive entry restored"
-        case .pmdSplit: "exclusivity to the sub-pages"
-        case .collapse: "collapse into one folio"
         }
     }
 
@@ -113,7 +106,7 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
 
 /// What a decision did with the page.
 public enum DecisionAction: UInt8, Hashable, Sendable, CaseIterable, Codable {
-    case none, reuse, copy, share, pin, follow, swapout, map, merge, split, collapse
+    case none, reuse, copy, share, pin, follow, swapout, map
 
     public var verb: String {
         switch self {
@@ -125,9 +118,6 @@ public enum DecisionAction: UInt8, Hashable, Sendable, CaseIterable, Codable {
         case .follow: "follow"
         case .swapout: "swap out"
         case .map: "map"
-        case .merge: "merge"
-        case .split: "split"
-        case .collapse: "collapse"
         }
     }
 }

@@ -16,6 +16,7 @@ usage: cowfuzz <command> [options]
   decode    FILE
   corpus    merge DIR… -o DIR | minimize DIR
   bench     [--quick]
+  triage    FILE|DIR… [--policies LIST] [--corpus DIR] [--json]
   policies
 
 exit status: 0 nothing new / all expectations hold; 1 new findings / an expectation
@@ -38,6 +39,7 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "decode": runDecode,
     "corpus": runCorpus,
     "export-c": runExportCCommand,
+    "triage": runTriage,
 ]
 
 if command == "help" || command == "--help" || command == "-h" {

@@ -30,11 +30,11 @@ public enum Linux4_8: Policy {
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.folio(site.frame).ksm { return .copy(.wpKsmCopy) }
         if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
-        return .reuse(if: Rules.reuseSwapPage(&m, site.frame), site.pmd ? .wpPmdMapcount : .wpMapcount)
+        return .reuse(if: Rules.reuseSwapPage(&m, site.frame), site.pmd ? .wpPmdMapcount : (site.swapin ? .wpSwapinMapcount : .wpMapcount))
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        .share(.forkNoPinCheck)
+        .share(hugetlb ? .forkHugetlbNoPinCheck : .forkNoPinCheck)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }

@@ -42,7 +42,7 @@ public enum Linux5_8: Policy {
     }
 
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        .share(.forkNoPinCheck)
+        .share(hugetlb ? .forkHugetlbNoPinCheck : .forkNoPinCheck)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }
