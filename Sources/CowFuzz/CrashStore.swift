@@ -87,6 +87,7 @@ public struct CrashWriter: Sendable {
         for o in outcomes { verdicts[o.policy] = o.verdicts.text }
         var comments = [
             " \(f.signature.text)",
+            " eras: \(f.signature.eraRange())" + (f.bug.map { "; catalogued: \($0.label)" } ?? ""),
             " Found by '\(commandLine)' (seed \(seed)), program #\(f.programIndex) (\(f.origin == .mutant ? "a mutant of a pool program" : "a fresh program"), \(f.originalOps) ops),",
         ]
         if let s = f.shrink {

@@ -41,4 +41,6 @@ public struct Finding: Sendable {
     public var shrunkPrograms = 1
 
     public var ops: Int { program.ops.count }
+    /// The historic bug of the catalogue this root cause is, if any.
+    public var bug: KnownBug? { KnownBugs.match(signature) }
 }

@@ -27,16 +27,61 @@ public struct KnownBug: Hashable, Sendable, Codable {
             && (refs.isEmpty || refs.contains(s.ref))
     }
 
-    /// `B3 CVE-2020-29374, linux-4.8…linux-5.7, fixed by 17839856fd58`.
+    /// `B3a CVE-2020-29374, linux-4.8 … linux-5.8, fixed by 17839856fd58, 09854ba94c6a`.
     public var label: String {
-        let era = eras.count > 1 ? "\(eras.first!)…\(eras.last!)" : (eras.first ?? "-")
+        let era = Signature.eraRange(eras, among: PolicyRegistry.all.map(\.name), sayFixed: false)
         return "\(id) \(name), \(era), \(fixedBy.hasPrefix("not fixed") ? fixedBy : "fixed by " + fixedBy)"
     }
 }
 
 /// The catalogue. Order matters only for overlapping patterns: the first match wins.
 public enum KnownBugs {
-    public static let all: [KnownBug] = []
+    public static let all: [KnownBug] = [
+        KnownBug(id: "B1", name: "Dirty COW, CVE-2016-5195", kinds: [.isolation, .integrity],
+                 rules: [.forceDropWrite], pages: [.pageCache, .zero, .shmem], refs: [.force],
+                 eras: ["linux-4.8"], fixedBy: "19be0eaffa3a", reproducer: "race-dirty-cow.cow"),
+        KnownBug(id: "B3a", name: "CVE-2020-29374, a GUP reference survives COW reuse",
+                 kinds: [.isolation], rules: [.wpMapcount], pages: [.smallAnon, .pteTHP], refs: [.pipe, .get],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.8"], fixedBy: "17839856fd58, 09854ba94c6a",
+                 reproducer: "cve-2020-29374-vmsplice-unmap-child.cow"),
+        KnownBug(id: "B3b", name: "CVE-2020-29374 remnants: THP and swap-in reuse by mapcount",
+                 kinds: [.isolation], rules: [.wpPmdMapcount, .wpSwapinMapcount], pages: [], refs: [.pipe, .get],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.9"], fixedBy: "3bff7e3f1f16, c145e0b47c77",
+                 reproducer: "swap-vmsplice-unmap-child.cow"),
+        KnownBug(id: "B16", name: "hugetlb vmsplice leak (B3c)", kinds: [.isolation],
+                 rules: [.wpHugetlbMapcount], pages: [.hugetlb], refs: [],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9", "linux-5.18", "linux-5.19", "linux-6.x"],
+                 fixedBy: "not fixed (cow.c xfail)", reproducer: "hugetlb-vmsplice-unmap-child.cow"),
+        KnownBug(id: "B5", name: "RDMA/fork wrong COW: fork shares a pinned page", kinds: [.isolation, .coherence],
+                 rules: [.forkNoPinCheck], pages: [], refs: [.pin],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.8"], fixedBy: "008cfe4418b3, 70e806e4e645, d042035eaf5f",
+                 reproducer: "fork-rw-pin-rdma.cow"),
+        KnownBug(id: "B5h", name: "RDMA/fork wrong COW on hugetlb", kinds: [.isolation, .coherence],
+                 rules: [.forkHugetlbNoPinCheck], pages: [.hugetlb], refs: [.pin],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9"], fixedBy: "4eae4efa2c29",
+                 reproducer: "hugetlb-fork-rw-pin.cow"),
+        KnownBug(id: "B6", name: "O_DIRECT (FOLL_GET) + fork data corruption", kinds: [.isolation, .coherence],
+                 rules: [.forkNoPinCheck, .forkMaybePinned, .forkNotExclusive], pages: [], refs: [.get],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9", "linux-5.18", "linux-5.19", "linux-6.x"],
+                 fixedBy: "not fixed for FOLL_GET (O_DIRECT moved to FOLL_PIN in 6.5)",
+                 reproducer: "foll-get-rw-fork-odirect.cow"),
+        KnownBug(id: "B7", name: "R/O pin wrong COW (anon)", kinds: [.coherence],
+                 rules: [.gupNoUnshare, .wpPageCount, .wpSettled, .wpPmdSettled],
+                 pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .swapCache], refs: [.pin],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.9", "linux-5.18"],
+                 fixedBy: "6c287605fd56, c89357e27f20, a7f226604170", reproducer: "ro-pin-shared-page.cow"),
+        KnownBug(id: "B7n", name: "R/O pin wrong COW (page cache, zero page)", kinds: [.coherence],
+                 rules: [.gupNoUnshare], pages: [.pageCache, .zero, .shmem], refs: [.pin],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.9", "linux-5.18", "linux-5.19"],
+                 fixedBy: "84209e87c696", reproducer: "ro-longterm-pin-pagecache.cow"),
+        KnownBug(id: "B9", name: "GUP-fast vs fork race", kinds: [.isolation, .coherence],
+                 rules: [.gupFastNoSeqcount], pages: [], refs: [.pin, .get],
+                 eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9"], fixedBy: "57efa1fe5957",
+                 reproducer: "race-gup-fast-fork.cow"),
+        KnownBug(id: "B11", name: "pinned pages put into the swap cache", kinds: [.coherence, .isolation],
+                 rules: [.reclaimPinned], pages: [], refs: [.pin],
+                 eras: ["linux-5.9"], fixedBy: "feb889fb40fa", reproducer: "swap-pinned-page.cow"),
+    ]
 
     /// The first catalogue entry a signature matches.
     public static func match(_ s: Signature) -> KnownBug? { all.first { $0.matches(s) } }

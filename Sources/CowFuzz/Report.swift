@@ -3,7 +3,9 @@ import Foundation
 
 /// The `--report FILE.json` of a fuzzing run (versioned).
 public struct FuzzReport: Sendable, Codable {
-    public static let formatVersion = 1
+    /// 2: signatures name the root cause (verdict, culprit, page, reference); entries
+    /// carry the era range, the culprit fields and the catalogue entry.
+    public static let formatVersion = 2
 
     public struct Settings: Sendable, Codable {
         public var seed: UInt64
@@ -24,7 +26,18 @@ public struct FuzzReport: Sendable, Codable {
         public var signature: String
         public var kind: String
         public var opKind: String?
+        /// The culprit decision site (`do_wp_page`), its criterion and action.
+        public var culprit: String?
+        public var page: String?
+        public var ref: String?
+        /// The signature's stable id (`Signature.hash`).
+        public var hash: String
         public var policies: [String]
+        /// `linux-4.8 … linux-5.8, fixed in linux-5.9` over the policies run.
+        public var eraRange: String
+        /// The catalogue entry (`B3a`) and its label, if the root cause is a historic bug.
+        public var bug: String?
+        public var bugLabel: String?
         public var status: String
         public var path: String?
         public var ops: Int
@@ -69,8 +82,11 @@ public struct FuzzReport: Sendable, Codable {
         coverageTimeline = result.timeline
         newFindings = result.stats.newFindings
         findings = result.findings.map { f in
-            Entry(signature: f.signature.text, kind: f.signature.kind.name, opKind: f.signature.opKind?.name,
-                  policies: f.signature.policies, status: f.status.rawValue, path: f.path, ops: f.ops,
+            let s = f.signature, culprit = s.rule == .none ? nil : "\(s.rule.function): \(s.action.verb) by \(s.rule.criterion)"
+            return Entry(signature: s.text, kind: s.kind.name, opKind: s.opKind?.name, culprit: culprit,
+                  page: culprit == nil ? nil : s.page.text, ref: culprit == nil ? nil : s.ref.text, hash: s.hash,
+                  policies: s.policies, eraRange: s.eraRange(among: result.policies), bug: f.bug?.id,
+                  bugLabel: f.bug?.label, status: f.status.rawValue, path: f.path, ops: f.ops,
                   originalOps: f.originalOps, hits: f.hits, programIndex: f.programIndex,
                   foundAtSeconds: f.foundAtSeconds, foundAfterPrograms: f.foundAfterPrograms,
                   predicateCalls: f.shrink?.predicateCalls, shrinkSeconds: f.shrink?.seconds, shrinkPasses: f.shrink?.passes)
@@ -106,13 +122,14 @@ public enum JUnitReport {
         out += "  <testsuite name=\"cowfuzz.fuzz\" tests=\"\(result.findings.count)\" failures=\"\(failures)\" time=\"\(String(format: "%.3f", result.stats.seconds))\">\n"
         out += "    <properties><property name=\"seed\" value=\"\(seed)\"/><property name=\"programs\" value=\"\(result.stats.programs)\"/></properties>\n"
         for f in result.findings {
-            let name = esc(f.signature.text)
+            let name = esc(f.signature.text + (f.bug.map { " — " + $0.id } ?? ""))
             out += "    <testcase classname=\"cowfuzz.\(f.signature.kind.name)\" name=\"\(name)\" time=\"0\">\n"
             switch f.status {
             case .new:
                 let path = f.path ?? "(not written)"
                 out += "      <failure message=\"new finding: \(name)\" type=\"\(f.signature.kind.name)\">"
-                out += esc("reproducer \(path) (\(f.ops) ops); replay: cowfuzz replay \(path)\n\n" + f.program.text)
+                let bug = f.bug.map { "catalogued: \($0.label)\n" } ?? ""
+                out += esc(bug + "eras: \(f.signature.eraRange(among: result.policies))\nreproducer \(path) (\(f.ops) ops); replay: cowfuzz replay \(path)\n\n" + f.program.text)
                 out += "</failure>\n"
             case .known, .seen:
                 out += "      <system-out>\(esc("\(f.status.rawValue): \(f.path ?? "")"))</system-out>\n"
@@ -254,14 +271,18 @@ public enum MarkdownSummary {
             out += "No new signature: every finding is already in the corpus.\n\n"
         } else {
             out += "## New findings\n\nTriage: replay, explain, and promote the keepers into `corpus/` (with their `@expect` lines).\n\n"
-            out += "| signature | ops | hits | reproducer |\n|---|---|---|---|\n"
-            for f in new { out += "| `\(f.signature.text)` | \(f.ops) | \(f.hits) | `\(f.path ?? "-")` |\n" }
+            out += "| root cause | eras | catalogue | ops | hits | reproducer |\n|---|---|---|---|---|---|\n"
+            for f in new {
+                out += "| `\(f.signature.text)` | \(f.signature.eraRange(among: r.policies)) | \(f.bug?.label ?? "–") | \(f.ops) | \(f.hits) | `\(f.path ?? "-")` |\n"
+            }
             out += "\n"
         }
         let known = r.findings.filter { $0.status != .new }
         if !known.isEmpty {
-            out += "## Known findings\n\n| signature | status | hits | reproducer |\n|---|---|---|---|\n"
-            for f in known { out += "| `\(f.signature.text)` | \(f.status.rawValue) | \(f.hits) | `\(f.path ?? "-")` |\n" }
+            out += "## Known findings\n\n| root cause | status | eras | catalogue | hits | reproducer |\n|---|---|---|---|---|---|\n"
+            for f in known {
+                out += "| `\(f.signature.text)` | \(f.status.rawValue) | \(f.signature.eraRange(among: r.policies)) | \(f.bug?.id ?? "–") | \(f.hits) | `\(f.path ?? "-")` |\n"
+            }
             out += "\n"
         }
         let m = CompareMatrix(result: r, seed: c.seed)

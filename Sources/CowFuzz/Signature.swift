@@ -165,7 +165,7 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
         Signature.eraRange(policies, among: run)
     }
 
-    public static func eraRange(_ shown: [String], among run: [String]) -> String {
+    public static func eraRange(_ shown: [String], among run: [String], sayFixed: Bool = true) -> String {
         let order = run.filter { shown.contains($0) }
         guard !order.isEmpty else { return "-" }
         var runs: [(Int, Int)] = []
@@ -174,7 +174,7 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
             if let last = runs.last, last.1 == i - 1 { runs[runs.count - 1].1 = i } else { runs.append((i, i)) }
         }
         var parts = runs.map { a, b in a == b ? run[a] : "\(run[a]) … \(run[b])" }
-        if let last = runs.last {
+        if sayFixed, let last = runs.last {
             if last.1 + 1 < run.count { parts.append("fixed in \(run[last.1 + 1])") } else { parts.append("not fixed") }
         }
         return parts.joined(separator: ", ")

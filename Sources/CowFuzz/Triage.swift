@@ -60,3 +60,38 @@ public enum Triage {
         return out
     }
 }
+
+/// The root causes a corpus file records: `# root cause: SIGNATURE` comment lines (with
+/// ` (B3a)` when catalogued), kept in step with what the file shows by
+/// `cowfuzz triage --annotate` and checked by the corpus tests, so that `known` in a
+/// fuzzing run visibly means the same cause, not the same symptom.
+public enum RootCauseNote {
+    static let prefix = "# root cause: "
+
+    /// The line recording one signature.
+    public static func line(_ s: Signature) -> String {
+        prefix + s.text + (KnownBugs.match(s).map { " (\($0.id))" } ?? "")
+    }
+
+    /// The signature texts recorded in a file's text (without the catalogue suffix).
+    public static func recorded(in text: String) -> [String] {
+        text.split(separator: "\n", omittingEmptySubsequences: false).compactMap { raw in
+            let l = raw.hasSuffix("\r") ? raw.dropLast() : raw
+            guard l.hasPrefix(prefix) else { return nil }
+            var t = String(l.dropFirst(prefix.count))
+            if t.hasSuffix(")"), let open = t.range(of: " (", options: .backwards) { t = String(t[..<open.lowerBound]) }
+            return t
+        }
+    }
+
+    /// `text` with its root-cause lines replaced by `signatures`' lines, placed before the
+    /// first directive or op (after the header and the leading comments).
+    public static func annotate(_ text: String, signatures: [Signature]) -> String {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        lines.removeAll { $0.hasPrefix(prefix) }
+        var at = 0
+        while at < lines.count, lines[at].hasPrefix("#") { at += 1 }
+        lines.insert(contentsOf: signatures.map(line), at: at)
+        return lines.joined(separator: "\n")
+    }
+}

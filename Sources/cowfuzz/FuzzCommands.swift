@@ -135,6 +135,22 @@ func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResu
     }
 }
 
+/// The closing table: one row per root cause (signature), with its status, its era
+/// range over the policies run, ops, hits and reproducer, and under it the catalogue
+/// entry it matches, if any.
+func printRootCauses(_ r: CampaignResult) {
+    let w = min(72, (r.findings.map(\.signature.text.count).max() ?? 10) + 1)
+    let eras = r.findings.map { $0.signature.eraRange(among: r.policies) }
+    let ew = min(40, (eras.map(\.count).max() ?? 4) + 1)
+    print("")
+    print(padded("root cause", w) + padded("status", 7) + padded("eras", ew) + padded("ops", 5) + padded("hits", 8) + "reproducer")
+    for (f, e) in zip(r.findings, eras) {
+        print(padded(f.signature.text, w) + padded(f.status.rawValue, 7) + padded(e, ew) + padded("\(f.ops)", 5)
+            + padded("\(f.hits)", 8) + (f.path ?? "-"))
+        if let bug = f.bug { print("    — catalogued: " + bug.label) }
+    }
+}
+
 func padded(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + String(repeating: " ", count: n - s.count) }
 
 /// `cowfuzz fuzz`: a coverage-guided swarm campaign over the policies.
@@ -155,12 +171,7 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
                  r.stats.programs, r.stats.seconds, r.stats.programsPerSecond, r.stats.coverage, r.findings.count,
                  r.stats.newFindings, r.interrupted ? " (interrupted)" : ""))
     if !r.findings.isEmpty {
-        let w = min(60, (r.findings.map(\.signature.text.count).max() ?? 10) + 1)
-        print("")
-        print(padded("signature", w) + padded("status", 7) + padded("ops", 5) + padded("hits", 8) + "reproducer")
-        for f in r.findings {
-            print(padded(f.signature.text, w) + padded(f.status.rawValue, 7) + padded("\(f.ops)", 5) + padded("\(f.hits)", 8) + (f.path ?? "-"))
-        }
+        printRootCauses(r)
     }
     for e in r.writeErrors { printErr("cowfuzz fuzz: could not write a finding: \(e)") }
     if r.stats.newFindings > 0, let dir = c.crashesDir {

@@ -1,17 +1,20 @@
 import CowFuzz
 import CowModel
+import CowOracle
 import Foundation
 
 /// `cowfuzz triage FILE|DIR… [--policies LIST] [--corpus DIR] [--json]`: groups the
 /// programs by root cause and says which are catalogued historic bugs, which a corpus
 /// program already shows, and which are new. Exit 1 when a group is new.
+/// `--annotate` instead rewrites each file's `# root cause:` lines to what it shows.
 func runTriage(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--policies", "--corpus"], flagOptions: ["--json"])
+    let args = try Args(argv, valueOptions: ["--policies", "--corpus"], flagOptions: ["--json", "--annotate"])
     guard !args.positionals.isEmpty else { throw UsageError("triage needs at least one FILE or DIR") }
     let policies = try selectPolicies(args.value("--policies"))
     let files = try collectCowFiles(args.positionals)
     guard !files.isEmpty else { throw UsageError("no .cow files in \(args.positionals.joined(separator: " "))") }
     let programs = try files.map { (path: $0, program: try loadProgram($0)) }
+    if args.flag("--annotate") { return try annotateRootCauses(programs, policies: policies) }
     var known = Set<SignatureKey>()
     if let dir = args.value("--corpus") {
         let corpus = try collectCowFiles([dir]).map { try loadProgram($0) }
@@ -62,4 +65,20 @@ func triageJSON(_ groups: [TriageGroup], policies: [String]) -> String {
     let enc = JSONEncoder()
     enc.outputFormatting = [.prettyPrinted, .sortedKeys]
     return String(data: try! enc.encode(doc), encoding: .utf8)!
+}
+
+/// Rewrites the `# root cause:` lines of each file (atomically, only when they change).
+func annotateRootCauses(_ programs: [(path: String, program: Program)], policies: [PolicyEntry]) throws -> Int32 {
+    let checker = ProgramChecker(policies: policies)
+    var changed = 0
+    for (path, prog) in programs {
+        let sigs = Signature.of(prog, outcomes: checker.check(prog)).sorted { $0.key < $1.key }
+        let old = try String(contentsOfFile: path, encoding: .utf8)
+        let new = RootCauseNote.annotate(old, signatures: sigs)
+        guard new != old else { continue }
+        try CrashWriter.atomicWrite(Data(new.utf8), to: path)
+        changed += 1
+    }
+    print("\(changed) of \(programs.count) file\(programs.count == 1 ? "" : "s") updated")
+    return 0
 }
