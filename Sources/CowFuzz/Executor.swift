@@ -76,7 +76,7 @@ public final class DifferentialExecutor: @unchecked Sendable {
                     if id == StoreID.zero && a.accepted.contains(0) { continue }
                     if table == nil { table = StoreTable(program) }
                     guard let verdict = Checker.verdict(observation: i, trace: trace, acceptance: a, table: table!) else { continue }
-                    summary.keys.add(SignatureKey(kind: FindingKind(verdict), culprit: trace.culprits[i], opKind: nil), policy: k)
+                    summary.keys.add(SignatureKey(kind: FindingKind(verdict), culprit: trace.culprits[i].culprit(coherence: verdict == .coherence), opKind: nil), policy: k)
                 }
             }
             for inv in results[k].invariants {

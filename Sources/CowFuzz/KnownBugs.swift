@@ -3,18 +3,33 @@ import CowModel
 /// One historic bug of the spec's catalogue (`spec/kernel-cow.md` §5) that the model
 /// can express: the culprit signatures it produces, the eras it affects and the commits
 /// that fixed it. A finding whose signature matches an entry is labelled with it.
-public struct KnownBug: Hashable, Sendable, Codable {
-    /// `B3`, `B5`, … as in the spec.
+public struct KnownBug: Hashable, Sendable, Codable, CustomStringConvertible {
+    /// A set of culprit signatures: any of `kinds` × `rules` × `pages` × `refs` (an empty
+    /// `pages` or `refs` means any).
+    public struct Pattern: Hashable, Sendable, Codable {
+        public var kinds: Set<FindingKind>
+        public var rules: Set<RuleID>
+        public var pages: Set<PageKind>
+        public var refs: Set<RefKind>
+
+        public init(kinds: Set<FindingKind>, rules: Set<RuleID>, pages: Set<PageKind> = [], refs: Set<RefKind> = []) {
+            self.kinds = kinds
+            self.rules = rules
+            self.pages = pages
+            self.refs = refs
+        }
+
+        public func matches(_ s: Signature) -> Bool {
+            kinds.contains(s.kind) && rules.contains(s.rule) && (pages.isEmpty || pages.contains(s.page))
+                && (refs.isEmpty || refs.contains(s.ref))
+        }
+    }
+
+    /// `B3a`, `B5`, … as in the spec (a letter marks a variant the spec lists apart).
     public var id: String
     public var name: String
-    /// The verdicts it shows.
-    public var kinds: Set<FindingKind>
-    /// The decision sites that cause it (any action of these rules).
-    public var rules: Set<RuleID>
-    /// Its page kinds (empty: any).
-    public var pages: Set<PageKind>
-    /// Its reference kinds (empty: any).
-    public var refs: Set<RefKind>
+    /// The culprit signatures it produces.
+    public var patterns: [Pattern]
     /// The era policies that show it, as the spec expects.
     public var eras: [String]
     /// The commits that fixed it (abbreviated ids), or a note for an open bug.
@@ -22,30 +37,39 @@ public struct KnownBug: Hashable, Sendable, Codable {
     /// Its reproducer in `corpus/` (the test checks that it maps to this entry).
     public var reproducer: String
 
-    public func matches(_ s: Signature) -> Bool {
-        kinds.contains(s.kind) && rules.contains(s.rule) && (pages.isEmpty || pages.contains(s.page))
-            && (refs.isEmpty || refs.contains(s.ref))
+    public init(id: String, name: String, kinds: Set<FindingKind>, rules: Set<RuleID>, pages: Set<PageKind>,
+                refs: Set<RefKind>, also: [Pattern] = [], eras: [String], fixedBy: String, reproducer: String) {
+        self.id = id
+        self.name = name
+        patterns = [Pattern(kinds: kinds, rules: rules, pages: pages, refs: refs)] + also
+        self.eras = eras
+        self.fixedBy = fixedBy
+        self.reproducer = reproducer
     }
+
+    public func matches(_ s: Signature) -> Bool { patterns.contains { $0.matches(s) } }
 
     /// `B3a CVE-2020-29374, linux-4.8 … linux-5.8, fixed by 17839856fd58, 09854ba94c6a`.
     public var label: String {
         let era = Signature.eraRange(eras, among: PolicyRegistry.all.map(\.name), sayFixed: false)
         return "\(id) \(name), \(era), \(fixedBy.hasPrefix("not fixed") ? fixedBy : "fixed by " + fixedBy)"
     }
+
+    public var description: String { id }
 }
 
 /// The catalogue. Order matters only for overlapping patterns: the first match wins.
 public enum KnownBugs {
     public static let all: [KnownBug] = [
         KnownBug(id: "B1", name: "Dirty COW, CVE-2016-5195", kinds: [.isolation, .integrity],
-                 rules: [.forceDropWrite], pages: [.pageCache, .zero, .shmem], refs: [.force],
+                 rules: [.forceDropWrite], pages: [], refs: [.force],
                  eras: ["linux-4.8"], fixedBy: "19be0eaffa3a", reproducer: "race-dirty-cow.cow"),
         KnownBug(id: "B3a", name: "CVE-2020-29374, a GUP reference survives COW reuse",
-                 kinds: [.isolation], rules: [.wpMapcount], pages: [.smallAnon, .pteTHP], refs: [.pipe, .get],
+                 kinds: [.isolation], rules: [.wpMapcount], pages: [.smallAnon, .pteTHP], refs: [.pipe, .get, .pin],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.8"], fixedBy: "17839856fd58, 09854ba94c6a",
                  reproducer: "cve-2020-29374-vmsplice-unmap-child.cow"),
         KnownBug(id: "B3b", name: "CVE-2020-29374 remnants: THP and swap-in reuse by mapcount",
-                 kinds: [.isolation], rules: [.wpPmdMapcount, .wpSwapinMapcount], pages: [], refs: [.pipe, .get],
+                 kinds: [.isolation], rules: [.wpPmdMapcount, .wpSwapinMapcount], pages: [], refs: [.pipe, .get, .pin],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.9"], fixedBy: "3bff7e3f1f16, c145e0b47c77",
                  reproducer: "swap-vmsplice-unmap-child.cow"),
         KnownBug(id: "B16", name: "hugetlb vmsplice leak (B3c)", kinds: [.isolation],
@@ -61,13 +85,16 @@ public enum KnownBugs {
                  eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9"], fixedBy: "4eae4efa2c29",
                  reproducer: "hugetlb-fork-rw-pin.cow"),
         KnownBug(id: "B6", name: "O_DIRECT (FOLL_GET) + fork data corruption", kinds: [.isolation, .coherence],
-                 rules: [.forkNoPinCheck, .forkMaybePinned, .forkNotExclusive], pages: [], refs: [.get],
+                 rules: [.forkNoPinCheck, .forkMaybePinned, .forkNotExclusive, .forkHugetlbNoPinCheck, .reclaimPinned],
+                 pages: [], refs: [.get],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9", "linux-5.18", "linux-5.19", "linux-6.x"],
                  fixedBy: "not fixed for FOLL_GET (O_DIRECT moved to FOLL_PIN in 6.5)",
                  reproducer: "foll-get-rw-fork-odirect.cow"),
         KnownBug(id: "B7", name: "R/O pin wrong COW (anon)", kinds: [.coherence],
-                 rules: [.gupNoUnshare, .wpPageCount, .wpSettled, .wpPmdSettled],
-                 pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .swapCache], refs: [.pin],
+                 rules: [.wpPageCount, .wpSettled, .wpPmdSettled, .wpKsmCopy, .wpKsmRefcount],
+                 pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .hugetlb, .swapCache], refs: [.pin],
+                 also: [KnownBug.Pattern(kinds: [.coherence], rules: [.gupNoUnshare],
+                                pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .hugetlb, .swapCache], refs: [.pin])],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.9", "linux-5.18"],
                  fixedBy: "6c287605fd56, c89357e27f20, a7f226604170", reproducer: "ro-pin-shared-page.cow"),
         KnownBug(id: "B7n", name: "R/O pin wrong COW (page cache, zero page)", kinds: [.coherence],

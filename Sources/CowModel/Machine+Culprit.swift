@@ -23,10 +23,15 @@ extension MachineState {
     }
 
     /// Stamps the folio of `f` with a decision unless it already carries one.
-    @inline(__always) mutating func stamp(_ f: Int32, _ rule: RuleID, _ action: DecisionAction, ref: RefKind, pmd: Bool) {
+    @inline(__always) mutating func stamp(_ f: Int32, _ rule: RuleID, _ action: DecisionAction, ref: RefKind, pmd: Bool,
+                                          harm: Harm) {
         let h = Int(frames[Int(f)].head)
-        guard frames[h].culprit.isNone else { return }
-        frames[h].culprit = Culprit(rule: rule, action: action, page: pageKind(f, pmd: pmd), ref: ref, op: currentOp)
+        let c = Culprit(rule: rule, action: action, page: pageKind(f, pmd: pmd), ref: ref, op: currentOp)
+        // A FOLL_GET reference or a pipe buffer promises no coherence (spec §4.1): a
+        // decision about one can only cause isolation findings.
+        let harm = ref == .get || ref == .pipe ? harm.subtracting(.coherence) : harm
+        if harm.contains(.isolation) && frames[h].culprit.leak.isNone { frames[h].culprit.leak = c }
+        if harm.contains(.coherence) && frames[h].culprit.stale.isNone { frames[h].culprit.stale = c }
     }
 
     /// Copies `pages` pages of data (value and store) from one folio to a new one, which
@@ -44,7 +49,8 @@ extension MachineState {
     @inline(__always) mutating func inheritStamp(from f: Int32, to n: Int32) {
         let c = frames[Int(frames[Int(f)].head)].culprit
         let h = Int(frames[Int(n)].head)
-        if !c.isNone && frames[h].culprit.isNone { frames[h].culprit = c }
+        if frames[h].culprit.leak.isNone { frames[h].culprit.leak = c.leak }
+        if frames[h].culprit.stale.isNone { frames[h].culprit.stale = c.stale }
     }
 
     /// Records an observation of frame `f` (read, readpin, readpipe).
@@ -77,7 +83,9 @@ extension MachineState {
         var found: RefKind?
         for g in 0..<pins.count where pins[g].active && pins[g].owner == Int32(p) && frames[Int(pins[g].frame)].head == h {
             if pins[g].refKind == .pin { return .pin }
-            found = .get
+            // A GET reference promises no coherence; only a device write through it
+            // can cross to the folio's other holders.
+            if pins[g].flags.contains(.rw) { found = .get }
         }
         return found
     }

@@ -152,7 +152,7 @@ extension Machine {
         case .reuse:
             // Risky: the page is reused while somebody besides this process holds it.
             if let ref = s.foreignHolder(f, besides: p) ?? otherMMMaps(f, besides: p) {
-                s.stamp(f, decision.rule, .reuse, ref: ref, pmd: s.slots[si].pmd)
+                s.stamp(f, decision.rule, .reuse, ref: ref, pmd: s.slots[si].pmd, harm: .isolation)
             }
             if wasKsm { s.frames[Int(s.head(f))].ksm = false }
             if P.tracksExclusive {
@@ -174,7 +174,9 @@ extension Machine {
         case .copy, .splitPMD:
             // Risky: the copy leaves this process's own pin on the old page.
             let ownRef = s.ownPin(f, of: p)
-            if let ownRef { s.stamp(f, decision.rule, .copy, ref: ownRef, pmd: s.slots[si].pmd) }
+            if let ownRef {
+                s.stamp(f, decision.rule, .copy, ref: ownRef, pmd: s.slots[si].pmd, harm: ownRef == .pin ? .coherence : .isolation)
+            }
             if hugetlb {
                 hugetlbCopy(si, p: p, r: r, i: i, writable: vmWrite && !unshare, unshare: unshare)
                 return

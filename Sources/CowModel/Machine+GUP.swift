@@ -36,10 +36,11 @@ extension Machine {
             if follPin && kind != .shmem && P.gupMustUnshare(s, frame: f, anon: anon, longterm: longterm) {
                 s.cover(.gupUnshare, f)
                 writeFault(si, p: p, r: r, i: i, reg: reg, unshare: true)
-            } else if pinOp && kind != .shmem && (!anon || s.foreignHolder(f, besides: p) != nil || otherMMMaps(f, besides: p) != nil) {
-                // Risky: a R/O pin on a page others map (or the zero page, the page cache)
-                // that the owner's next write will copy away from.
-                s.stamp(f, .gupNoUnshare, .pin, ref: .pin, pmd: s.slots[si].pmd)
+            } else if pinOp && kind != .shmem {
+                // Risky: a R/O pin on a read-only mapped page that was not unshared: the
+                // owner's next write fault decides, and a copy leaves the pin behind (on
+                // a shared page in every era; on any page in the page_count eras).
+                s.stamp(f, .gupNoUnshare, .pin, ref: .pin, pmd: s.slots[si].pmd, harm: .coherence)
             }
         }
         return s.slots[si].frame
@@ -154,8 +155,9 @@ extension Machine {
         }
         if inPlace {
             s.cover(.pokeInPlace, sl.frame)
-            if let ref = s.foreignHolder(sl.frame, besides: p) {
-                s.stamp(sl.frame, sl.writable ? .forceInPlace : .forceExclusive, .follow, ref: ref == .cpu ? .force : ref, pmd: sl.pmd)
+            // A writable pte is a CPU write's business; following a R/O one is a decision.
+            if !sl.writable, let ref = s.foreignHolder(sl.frame, besides: p) {
+                s.stamp(sl.frame, sl.writable ? .forceInPlace : .forceExclusive, .follow, ref: ref == .cpu ? .force : ref, pmd: sl.pmd, harm: .isolation)
             }
         } else {
             s.cover(.pokeFault, sl.state == .present ? sl.frame : 0)

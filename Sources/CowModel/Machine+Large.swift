@@ -186,7 +186,7 @@ extension Machine {
             forkEntry(p: p, c: c, r: r, k: k, reg: reg, parentPinned: parentPinned)
             return
         }
-        if let ref = s.anyPin(h) { s.stamp(h, decision.rule, .share, ref: ref, pmd: true) }
+        if let ref = s.anyPin(h) { s.stamp(h, decision.rule, .share, ref: ref, pmd: true, harm: .both) }
         if P.tracksExclusive && exclusive { setPMDExclusive(psi, false) }
         for j in 0..<hugeNr { s.slots[psi + j].writable = false }
         mapPMD(csi, h, writable: false, dirty: s.slots[psi].dirty, exclusive: false)

@@ -64,7 +64,7 @@ extension Machine {
             if obs >= 0 {
                 result.trace.stores.append(s.obsStore)
                 var c = s.obsCulprit
-                if c.isNone { c.page = s.obsPage; c.ref = s.obsRef }
+                if c.isNone { c.leak.page = s.obsPage; c.leak.ref = s.obsRef; c.stale = c.leak }
                 result.trace.culprits.append(c)
             } else {
                 result.trace.stores.append(StoreID.none)
@@ -82,7 +82,7 @@ extension Machine {
         s.currentOp = Int32(n)
         let (leaked, cached) = teardown()
         result.leaked = leaked
-        result.leakCulprit = s.obsCulprit
+        result.leakCulprit = s.obsCulprit.culprit(coherence: false)
         result.swapCacheOnly = cached
         // Teardown only exits, unpins and drains; its accounting is checked in paranoid runs.
         if options.paranoid, result.invariants.isEmpty, let v = checkInvariants() {
@@ -121,7 +121,7 @@ extension Machine {
                 } else {
                     if leaked == 0 {
                         s.obsCulprit = f.culprit
-                        if f.culprit.isNone { s.obsCulprit.page = s.pageKind(Int32(h), pmd: false) }
+                        if f.culprit.isNone { s.obsCulprit.leak.page = s.pageKind(Int32(h), pmd: false) }
                     }
                     leaked += n
                 }

@@ -38,14 +38,14 @@ extension Machine {
                 // The retry followed something other than what its fault left.
                 s.cover(.raceFollowRetry, f)
             }
-            if lane.faults > 1 || s.frames[Int(f)].kind != .anon || s.folio(f).ksm || s.foreignHolder(f, besides: p) != nil {
+            if s.frames[Int(f)].kind != .anon || s.folio(f).ksm || s.foreignHolder(f, besides: p) != nil {
                 // Risky: the FOLL_FORCE write lands on a page that is not its private copy.
                 let rule: RuleID = switch P.forceWrite {
                 case .dropWriteAfterFault: .forceDropWrite
                 case .follCowDirty: .forceFollCowDirty
                 case .exclusiveOnly: .forceExclusive
                 }
-                s.stamp(f, rule, .follow, ref: .force, pmd: sl.pmd)
+                s.stamp(f, rule, .follow, ref: .force, pmd: sl.pmd, harm: .isolation)
             }
             s.frames[Int(f)].content = v
             s.frames[Int(f)].store = s.currentStore
@@ -185,7 +185,7 @@ extension Machine {
             let f = lane.snapFrame
             if !flags.contains(.get) && s.frames[Int(f)].kind == .anon && (s.frames[Int(f)].mapcount > 1 || s.mappedByOtherMM(f, besides: p)) {
                 // GUP-fast pinned a page fork shared after GUP-fast read the entry.
-                s.stamp(f, .gupFastNoSeqcount, .pin, ref: .pin, pmd: false)
+                s.stamp(f, .gupFastNoSeqcount, .pin, ref: .pin, pmd: false, harm: .both)
             }
             s.pins[g] = PinState(active: true, frame: f, owner: Int32(p), flags: flags, follPin: lane.follPin)
             s.cover(lane.follPin ? .gupGrabPin : .gupGrabGet, f)
@@ -239,7 +239,7 @@ extension Machine {
             let f = s.slots[s.slotIndex(p, r, k)].frame
             if !lane.pendingCopy, let ref = s.anyPin(f) {
                 // A pin landed between fork's check and its write of the child's entry.
-                s.stamp(f, .gupFastNoSeqcount, .pin, ref: ref, pmd: false)
+                s.stamp(f, .gupFastNoSeqcount, .pin, ref: ref, pmd: false, harm: .both)
             }
             applyForkAnon(p: p, c: c, r: r, k: k, decision: ForkDecision(lane.pendingCopy ? .copyForChild : .share, lane.pendingRule), hugetlb: false)
             lane.note = .forkApply(r: r, k: k, frame: f, copy: lane.pendingCopy)

@@ -49,7 +49,7 @@ extension Machine {
         let exclusive = P.tracksExclusive && s.frames[Int(h)].exclusive
         // Risky: a pinned page in the swap cache is copied away from its pin on the next
         // write of an era that counts the cache's reference (B11).
-        if let ref = s.anyPin(h) { s.stamp(h, .reclaimPinned, .swapout, ref: ref, pmd: false) }
+        if let ref = s.anyPin(h) { s.stamp(h, .reclaimPinned, .swapout, ref: ref, pmd: false, harm: .both) }
         s.frames[Int(h)].exclusive = false
         // A page still in the swap cache keeps its slot (and its one cache reference).
         let slot: Int32
@@ -57,12 +57,14 @@ extension Machine {
             slot = s.frames[Int(h)].swapSlot
             s.swapContent[Int(slot)] = s.frames[Int(h)].content
             s.swapStore[Int(slot)] = s.frames[Int(h)].store
+            s.swapCulprit[Int(slot)] = s.frames[Int(h)].culprit
         } else {
             slot = Int32(s.swapCount.count)
             s.swapCount.append(0)
             s.swapFrame.append(h)
             s.swapContent.append(s.frames[Int(h)].content)
             s.swapStore.append(s.frames[Int(h)].store)
+            s.swapCulprit.append(s.frames[Int(h)].culprit)
             s.frames[Int(h)].swapcache = true
             s.frames[Int(h)].swapSlot = slot
             s.frames[Int(h)].refcount += 1
@@ -100,6 +102,7 @@ extension Machine {
         var h = s.swapFrame[slot]
         if h < 0 {
             h = s.allocate(kind: .anon, content: s.swapContent[slot], store: s.swapStore[slot])
+            s.frames[Int(h)].culprit = s.swapCulprit[slot]
             s.frames[Int(h)].swapcache = true
             s.frames[Int(h)].swapSlot = Int32(slot)
             s.frames[Int(h)].refcount = 1
@@ -117,7 +120,7 @@ extension Machine {
         if (write || P.swapinMapsExclusiveWritable) && s.slots[si].vm.contains(.write) {
             s.slots[si].writable = true
             s.slots[si].dirty = write
-            if let ref = s.foreignHolder(h, besides: p) { s.stamp(h, .swapinRestore, .map, ref: ref, pmd: false) }
+            if let ref = s.foreignHolder(h, besides: p) { s.stamp(h, .swapinRestore, .map, ref: ref, pmd: false, harm: .isolation) }
             s.cover(.swapinReuse, h)
         }
     }

@@ -197,7 +197,7 @@ public struct Machine<P: Policy>: Sendable {
                     let f = s.slots[si].frame
                     if s.frames[Int(f)].kind == .anon && s.frames[Int(f)].exclusive && !s.slots[si].writable {
                         s.slots[si].writable = true
-                        if let ref = s.foreignHolder(f, besides: p) { s.stamp(f, .mprotectUpgrade, .map, ref: ref, pmd: false) }
+                        if let ref = s.foreignHolder(f, besides: p) { s.stamp(f, .mprotectUpgrade, .map, ref: ref, pmd: false, harm: .isolation) }
                         s.cover(.mprotectUpgrade, f)
                         s.event(.mprotectUpgrade, p: p, r: r, i: k, from: f)
                     }
@@ -374,7 +374,7 @@ public struct Machine<P: Policy>: Sendable {
             s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
         } else {
             // Risky: the child maps a page that a pin (or a writable GET reference) holds.
-            if let ref = s.anyPin(f) { s.stamp(f, decision.rule, .share, ref: ref, pmd: false) }
+            if let ref = s.anyPin(f) { s.stamp(f, decision.rule, .share, ref: ref, pmd: false, harm: .both) }
             if P.tracksExclusive && s.frames[Int(f)].exclusive {
                 s.cover(.forkClearExclusive, f)
                 s.frames[Int(f)].exclusive = false

@@ -40,8 +40,8 @@ public struct Frame: Hashable, Sendable {
     /// The object (file or shmem) a page-cache page belongs to, and its index there.
     public var object: Int32 = -1
     public var index: Int32 = 0
-    /// On a folio head: the first risky decision taken on the folio (`Culprit`).
-    public var culprit = Culprit.none
+    /// On a folio head: the first risky decisions taken on the folio, one per harm (`Causes`).
+    public var culprit = Causes.none
 
     public var isLarge: Bool { order > 0 }
 }
@@ -186,6 +186,8 @@ public struct MachineState: Sendable {
     public var swapContent: [UInt8] = []
     /// The store each swap slot's content came from.
     public var swapStore: [Int32] = []
+    /// The culprit stamp of the folio a slot holds, so a swap round trip keeps the cause.
+    public var swapCulprit: [Causes] = []
     /// The process that spliced each pipe buffer (parallel to `pipeBufs`).
     public var pipeOwner: [Int32] = []
     public var lruBatch: [Int32] = []
@@ -201,7 +203,7 @@ public struct MachineState: Sendable {
     /// The last observation's store id and the culprit stamped on its folio (set by
     /// read, readpin and readpipe; the run loop copies them into the trace).
     public var obsStore: Int32 = StoreID.none
-    public var obsCulprit = Culprit.none
+    public var obsCulprit = Causes.none
     public var obsPage = PageKind.smallAnon
     public var obsRef = RefKind.cpu
     /// The status of every lane of every race so far, in program order (`Trace.laneStatuses`).
@@ -304,6 +306,7 @@ public struct MachineState: Sendable {
         swapFrame.removeAll(keepingCapacity: true)
         swapContent.removeAll(keepingCapacity: true)
         swapStore.removeAll(keepingCapacity: true)
+        swapCulprit.removeAll(keepingCapacity: true)
         lruBatch.removeAll(keepingCapacity: true)
         counters = Counters()
         coverage = Coverage()

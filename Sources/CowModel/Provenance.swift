@@ -205,3 +205,41 @@ public struct Culprit: Hashable, Sendable, Codable {
         rule == .none ? "no decision recorded" : "\(rule.function): \(action.verb) by \(rule.criterion)"
     }
 }
+
+/// What a risky decision can cause, and so which of a folio's two causes it stamps.
+public struct Harm: OptionSet, Sendable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+    /// Another party's stores can reach the folio's observers (a reuse while others hold
+    /// it, a FOLL_FORCE follow of a shared page, a writable mapping restored).
+    public static let isolation = Harm(rawValue: 1)
+    /// A coherent FOLL_PIN is left on a folio its owner no longer maps (a copy away
+    /// from one's own pin, a R/O pin that did not unshare a shared page).
+    public static let coherence = Harm(rawValue: 2)
+    /// A fork sharing a pinned page, a GUP-fast race: either can follow.
+    public static let both: Harm = [.isolation, .coherence]
+}
+
+/// The two causes a folio carries, one per kind of harm, each the first decision of its
+/// kind: an isolation finding is explained by `leak`, a coherence finding by `stale`
+/// (each falls back to the other when only one was stamped). Keeping them apart stops a
+/// harmless earlier stamp from hiding the real cause of the other kind.
+public struct Causes: Hashable, Sendable {
+    public var leak: Culprit
+    public var stale: Culprit
+
+    public static let none = Causes(leak: .none, stale: .none)
+
+    public init(leak: Culprit, stale: Culprit) {
+        self.leak = leak
+        self.stale = stale
+    }
+
+    public var isNone: Bool { leak.isNone && stale.isNone }
+
+    /// The cause of a finding: `stale` for coherence, `leak` otherwise.
+    @inline(__always) public func culprit(coherence: Bool) -> Culprit {
+        let (a, b) = coherence ? (stale, leak) : (leak, stale)
+        return a.isNone ? b : a
+    }
+}

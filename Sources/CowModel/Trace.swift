@@ -52,7 +52,7 @@ public struct Trace: Hashable, Sendable {
     public var stores: [Int32] = []
     /// Per op: the decision stamped on the observed folio (`Culprit.none` with the
     /// observed page kind when no risky decision touched it). Empty without provenance.
-    public var culprits: [Culprit] = []
+    public var culprits: [Causes] = []
     /// The status of each lane of each `race` op, in program order (lanes.count entries
     /// per race, skipped races included): the oracle applies only the lanes that ran.
     public var laneStatuses: [OpStatus]

@@ -135,7 +135,7 @@ public enum Checker {
                 default: what = "a value no store of the program wrote there"
                 }
                 let values = table.values(of: a.accepted).values
-                var culprit = i < trace.culprits.count ? trace.culprits[i] : .none
+                var culprit = i < trace.culprits.count ? trace.culprits[i].culprit(coherence: verdict == .coherence) : .none
                 if culprit.isNone && i >= trace.culprits.count { culprit.ref = observer(program.ops[i]) }
                 out.append(Violation(verdict: verdict, policy: policy, op: i, opKind: kind, observed: Int(o),
                                      accepted: values,

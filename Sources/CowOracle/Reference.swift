@@ -414,13 +414,13 @@ public struct Reference {
         return out
     }
 
-    /// Classifies an observed store the reference does not accept: another process's (or
-    /// another location's) later store is isolation — isolation wins over coherence —
-    /// then a store of the observer's own history is coherence.
+    /// Classifies an observed store the reference does not accept: a store of the
+    /// observer's own history is coherence, any other store (another process's, or
+    /// another location's) is isolation. A store is both only in a race, where one
+    /// serialisation makes it inherited and another makes it foreign; the verdict then
+    /// claims the least (coherence), since a schedule exists that explains it so.
     public static func classify(_ observed: UInt8, _ a: Acceptance) -> Verdict {
-        if a.foreign.contains(observed) { return .isolation }
-        if a.history.contains(observed) { return .coherence }
-        return .isolation
+        a.history.contains(observed) ? .coherence : .isolation
     }
 
     /// Classifies an observation that is known only by its value (a KSM page, which

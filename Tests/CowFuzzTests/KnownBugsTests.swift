@@ -32,7 +32,10 @@ import TestSupport
         #expect(Set(KnownBugs.all.map(\.id)).count == KnownBugs.all.count, "duplicate ids")
         for bug in KnownBugs.all {
             #expect(!bug.eras.isEmpty && bug.eras.allSatisfy(Self.registry.contains), "\(bug.id): eras \(bug.eras)")
-            #expect(!bug.rules.isEmpty && !bug.rules.contains(.none) && !bug.kinds.isEmpty, "\(bug.id)")
+            #expect(!bug.patterns.isEmpty, "\(bug.id)")
+            for pat in bug.patterns {
+                #expect(!pat.rules.isEmpty && !pat.rules.contains(.none) && !pat.kinds.isEmpty, "\(bug.id)")
+            }
             #expect(!bug.fixedBy.isEmpty)
             #expect(bug.label.hasPrefix("\(bug.id) \(bug.name), linux-"), "\(bug.label)")
         }
