@@ -79,6 +79,7 @@ extension Machine {
                 // do_cow_fault: a private copy of the page-cache page.
                 let pc = s.objectPage(reg.object, reg.pgoff + Int32(i))
                 let n = s.allocate(kind: .anon, content: s.frames[Int(pc)].content, store: s.frames[Int(pc)].store)
+                s.inheritStamp(from: pc, to: n)
                 s.frames[Int(n)].exclusive = P.tracksExclusive
                 s.mapPTE(si, n, writable: vmWrite && !unshare, dirty: !unshare)
                 s.addToLRU(n)

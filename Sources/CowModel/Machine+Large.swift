@@ -186,7 +186,7 @@ extension Machine {
             forkEntry(p: p, c: c, r: r, k: k, reg: reg, parentPinned: parentPinned)
             return
         }
-        if let ref = s.anyPin(h) { s.stamp(h, decision.rule, .share, ref: ref, pmd: true, harm: .both) }
+        if let ref = s.ownPin(h, of: p) { s.stamp(h, decision.rule, .share, ref: ref, pmd: true, harm: .both) }
         if P.tracksExclusive && exclusive { setPMDExclusive(psi, false) }
         for j in 0..<hugeNr { s.slots[psi + j].writable = false }
         mapPMD(csi, h, writable: false, dirty: s.slots[psi].dirty, exclusive: false)
@@ -280,9 +280,12 @@ extension Machine {
             }
         }
         let n = 1 << order
+        let causes = s.frames[Int(h)].culprit
         for k in Int(h)..<(Int(h) + n) {
             s.frames[k].head = Int32(k)
             s.frames[k].order = 0
+            // Each sub-page, now a folio of its own, keeps the causes the folio carried.
+            s.frames[k].culprit = causes
             s.frames[k].refcount = s.frames[k].mapcount
             s.frames[k].pincount = 0
             s.frames[k].entireMapcount = 0
@@ -335,7 +338,11 @@ extension Machine {
         let nh = s.allocate(kind: .anon, order: s.thpOrder)
         for k in 0..<n {
             let sl = s.slots[start + k]
-            if sl.state == .present { s.frames[Int(nh) + k].content = s.frames[Int(sl.frame)].content; s.frames[Int(nh) + k].store = s.frames[Int(sl.frame)].store }
+            if sl.state == .present {
+                s.frames[Int(nh) + k].content = s.frames[Int(sl.frame)].content
+                s.frames[Int(nh) + k].store = s.frames[Int(sl.frame)].store
+                s.inheritStamp(from: sl.frame, to: nh)
+            }
         }
         for k in start..<(start + n) {
             let vm = s.slots[k].vm

@@ -186,6 +186,11 @@ extension Machine {
             if !flags.contains(.get) && s.frames[Int(f)].kind == .anon && (s.frames[Int(f)].mapcount > 1 || s.mappedByOtherMM(f, besides: p)) {
                 // GUP-fast pinned a page fork shared after GUP-fast read the entry.
                 s.stamp(f, .gupFastNoSeqcount, .pin, ref: .pin, pmd: false, harm: .both)
+            } else if !flags.contains(.get) && !write && s.frames[Int(f)].kind != .shmem,
+                      case let .ok(si, _) = locate(p, r, i), !s.slots[si].writable || s.slots[si].frame != f {
+                // As in the slow path: a R/O pin on a read-only entry that was not unshared
+                // (or that a fault meanwhile copied away from, counting the fast grab).
+                s.stamp(f, .gupNoUnshare, .pin, ref: .pin, pmd: s.slots[si].pmd, harm: .coherence)
             }
             s.pins[g] = PinState(active: true, frame: f, owner: Int32(p), flags: flags, follPin: lane.follPin)
             s.cover(lane.follPin ? .gupGrabPin : .gupGrabGet, f)
@@ -237,7 +242,7 @@ extension Machine {
         case .forkApply:
             let r = lane.cursorR, k = lane.pendingK
             let f = s.slots[s.slotIndex(p, r, k)].frame
-            if !lane.pendingCopy, let ref = s.anyPin(f) {
+            if !lane.pendingCopy, let ref = s.ownPin(f, of: p) {
                 // A pin landed between fork's check and its write of the child's entry.
                 s.stamp(f, .gupFastNoSeqcount, .pin, ref: ref, pmd: false, harm: .both)
             }

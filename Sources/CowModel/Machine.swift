@@ -374,7 +374,7 @@ public struct Machine<P: Policy>: Sendable {
             s.event(.eagerCopy, p: c, r: r, i: k, from: f, to: n)
         } else {
             // Risky: the child maps a page that a pin (or a writable GET reference) holds.
-            if let ref = s.anyPin(f) { s.stamp(f, decision.rule, .share, ref: ref, pmd: false, harm: .both) }
+            if let ref = s.ownPin(f, of: p) { s.stamp(f, decision.rule, .share, ref: ref, pmd: false, harm: .both) }
             if P.tracksExclusive && s.frames[Int(f)].exclusive {
                 s.cover(.forkClearExclusive, f)
                 s.frames[Int(f)].exclusive = false
@@ -407,6 +407,8 @@ public struct Machine<P: Policy>: Sendable {
     mutating func exit(_ p: Int) -> OpStatus {
         guard s.procs[p].alive else { return .skipped(.noProcess) }
         tearDownAddressSpace(p)
+        // Its pipe buffers outlive it; a later process of the same name is somebody else.
+        for k in 0..<s.pipeOwner.count where s.pipeOwner[k] == Int32(p) { s.pipeOwner[k] = -2 }
         // Pins are held through the process's files (io_uring, RDMA): exit releases them.
         var hadPins = false
         for g in 0..<s.pins.count where s.pins[g].active && s.pins[g].owner == Int32(p) {
