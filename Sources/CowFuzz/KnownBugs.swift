@@ -11,17 +11,22 @@ public struct KnownBug: Hashable, Sendable, Codable, CustomStringConvertible {
         public var rules: Set<RuleID>
         public var pages: Set<PageKind>
         public var refs: Set<RefKind>
+        /// The decisions' actions (empty: any): a reuse and a copy by one rule are
+        /// different bugs (the missed COW of B3, the wrong COW of B6/B7).
+        public var actions: Set<DecisionAction>
 
-        public init(kinds: Set<FindingKind>, rules: Set<RuleID>, pages: Set<PageKind> = [], refs: Set<RefKind> = []) {
+        public init(kinds: Set<FindingKind>, rules: Set<RuleID>, pages: Set<PageKind> = [], refs: Set<RefKind> = [],
+                    actions: Set<DecisionAction> = []) {
             self.kinds = kinds
             self.rules = rules
             self.pages = pages
             self.refs = refs
+            self.actions = actions
         }
 
         public func matches(_ s: Signature) -> Bool {
             kinds.contains(s.kind) && rules.contains(s.rule) && (pages.isEmpty || pages.contains(s.page))
-                && (refs.isEmpty || refs.contains(s.ref))
+                && (refs.isEmpty || refs.contains(s.ref)) && (actions.isEmpty || actions.contains(s.action))
         }
     }
 
@@ -38,10 +43,11 @@ public struct KnownBug: Hashable, Sendable, Codable, CustomStringConvertible {
     public var reproducer: String
 
     public init(id: String, name: String, kinds: Set<FindingKind>, rules: Set<RuleID>, pages: Set<PageKind>,
-                refs: Set<RefKind>, also: [Pattern] = [], eras: [String], fixedBy: String, reproducer: String) {
+                refs: Set<RefKind>, actions: Set<DecisionAction> = [], also: [Pattern] = [], eras: [String],
+                fixedBy: String, reproducer: String) {
         self.id = id
         self.name = name
-        patterns = [Pattern(kinds: kinds, rules: rules, pages: pages, refs: refs)] + also
+        patterns = [Pattern(kinds: kinds, rules: rules, pages: pages, refs: refs, actions: actions)] + also
         self.eras = eras
         self.fixedBy = fixedBy
         self.reproducer = reproducer
@@ -66,10 +72,12 @@ public enum KnownBugs {
                  eras: ["linux-4.8"], fixedBy: "19be0eaffa3a", reproducer: "race-dirty-cow.cow"),
         KnownBug(id: "B3a", name: "CVE-2020-29374, a GUP reference survives COW reuse",
                  kinds: [.isolation], rules: [.wpMapcount], pages: [.smallAnon, .pteTHP], refs: [.pipe, .get, .pin],
+                 actions: [.reuse],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.8"], fixedBy: "17839856fd58, 09854ba94c6a",
                  reproducer: "cve-2020-29374-vmsplice-unmap-child.cow"),
         KnownBug(id: "B3b", name: "CVE-2020-29374 remnants: THP and swap-in reuse by mapcount",
                  kinds: [.isolation], rules: [.wpPmdMapcount, .wpSwapinMapcount], pages: [], refs: [.pipe, .get, .pin],
+                 actions: [.reuse],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.9"], fixedBy: "3bff7e3f1f16, c145e0b47c77",
                  reproducer: "swap-vmsplice-unmap-child.cow"),
         KnownBug(id: "B16", name: "hugetlb vmsplice leak (B3c)", kinds: [.isolation],
@@ -87,12 +95,16 @@ public enum KnownBugs {
         KnownBug(id: "B6", name: "O_DIRECT (FOLL_GET) + fork data corruption", kinds: [.isolation, .coherence],
                  rules: [.forkNoPinCheck, .forkMaybePinned, .forkNotExclusive, .forkHugetlbNoPinCheck, .reclaimPinned],
                  pages: [], refs: [.get],
+                 also: [KnownBug.Pattern(kinds: [.isolation], rules: [.wpMapcount, .wpPmdMapcount, .wpSwapinMapcount,
+                                                                      .wpPageCount, .wpSettled, .wpPmdSettled, .wpHugetlbMapcount],
+                                         refs: [.get], actions: [.copy])],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9", "linux-5.18", "linux-5.19", "linux-6.x"],
                  fixedBy: "not fixed for FOLL_GET (O_DIRECT moved to FOLL_PIN in 6.5)",
                  reproducer: "foll-get-rw-fork-odirect.cow"),
         KnownBug(id: "B7", name: "R/O pin wrong COW (anon)", kinds: [.coherence],
-                 rules: [.wpPageCount, .wpSettled, .wpPmdSettled, .wpKsmCopy, .wpKsmRefcount],
-                 pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .hugetlb, .swapCache], refs: [.pin],
+                 rules: [.wpPageCount, .wpSettled, .wpPmdSettled, .wpKsmCopy, .wpKsmRefcount, .wpMapcount, .wpPmdMapcount,
+                         .wpSwapinMapcount, .wpHugetlbMapcount],
+                 pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .hugetlb, .swapCache], refs: [.pin], actions: [.copy],
                  also: [KnownBug.Pattern(kinds: [.coherence], rules: [.gupNoUnshare],
                                 pages: [.smallAnon, .pmdTHP, .pteTHP, .ksm, .hugetlb, .swapCache], refs: [.pin])],
                  eras: ["linux-4.8", "linux-5.7", "linux-5.9", "linux-5.18"],

@@ -139,12 +139,25 @@ func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResu
 /// range over the policies run, ops, hits and reproducer, and under it the catalogue
 /// entry it matches, if any.
 func printRootCauses(_ r: CampaignResult) {
-    let w = min(72, (r.findings.map(\.signature.text.count).max() ?? 10) + 1)
-    let eras = r.findings.map { $0.signature.eraRange(among: r.policies) }
+    // Uncatalogued root causes first (they are what a person must read), then the
+    // catalogued ones by catalogue entry.
+    let order = Dictionary(uniqueKeysWithValues: KnownBugs.all.enumerated().map { ($1.id, $0) })
+    let findings = r.findings.enumerated().sorted { a, b in
+        let ka = a.element.bug.flatMap { order[$0.id] } ?? -1, kb = b.element.bug.flatMap { order[$0.id] } ?? -1
+        return ka != kb ? ka < kb : a.offset < b.offset
+    }.map(\.element)
+    let bugs = findings.compactMap { $0.bug?.id }
+    var counts: [(String, Int)] = []
+    for id in bugs { if counts.last?.0 == id { counts[counts.count - 1].1 += 1 } else { counts.append((id, 1)) } }
+    print("\n\(findings.count) root cause\(findings.count == 1 ? "" : "s"): \(findings.count - bugs.count) not in the catalogue"
+        + (counts.isEmpty ? "" : ", \(bugs.count) catalogued as \(counts.count) known bug\(counts.count == 1 ? "" : "s") ("
+            + counts.map { "\($0.0) ×\($0.1)" }.joined(separator: ", ") + ")"))
+    let w = min(72, (findings.map(\.signature.text.count).max() ?? 10) + 1)
+    let eras = findings.map { $0.signature.eraRange(among: r.policies) }
     let ew = min(40, (eras.map(\.count).max() ?? 4) + 1)
     print("")
     print(padded("root cause", w) + padded("status", 7) + padded("eras", ew) + padded("ops", 5) + padded("hits", 8) + "reproducer")
-    for (f, e) in zip(r.findings, eras) {
+    for (f, e) in zip(findings, eras) {
         print(padded(f.signature.text, w) + padded(f.status.rawValue, 7) + padded(e, ew) + padded("\(f.ops)", 5)
             + padded("\(f.hits)", 8) + (f.path ?? "-"))
         if let bug = f.bug { print("    — catalogued: " + bug.label) }
