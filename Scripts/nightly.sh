@@ -27,6 +27,11 @@ status=0
     --report "$OUT/report.json" --junit "$OUT/junit.xml" --summary "$OUT/summary.md" --quiet \
     > "$OUT/fuzz.txt" || status=$?
 cat "$OUT/fuzz.txt"
+# The night's root causes: catalogued historic bugs, known to the corpus, or new.
+if [ -d "$OUT/crashes" ] && ls "$OUT/crashes"/*.cow > /dev/null 2>&1; then
+    .build/release/cowfuzz triage "$OUT/crashes" --corpus corpus > "$OUT/triage.txt" || true
+    echo "nightly: root causes by catalogue in $OUT/triage.txt"
+fi
 case $status in
     0) echo "nightly: nothing new (summary: $OUT/summary.md)" ;;
     1) echo "nightly: NEW signatures: see $OUT/summary.md and $OUT/crashes/" ;;

@@ -9,7 +9,7 @@ import Synchronization
 ///   (programs/s and policy-op steps/s), for the executor alone and the whole loop;
 /// - per era policy, over fixed seeds: time to the first finding and its shrunk size,
 ///   shrink time and predicate calls (median, min, max);
-/// - the CVE-2020-29374 class (`isolation readpipe linux-4.8,linux-5.7`): shrunk size on
+/// - the CVE-2020-29374 class (`isolation · do_wp_page: reuse by mapcount · small anon · pipe`): shrunk size on
 ///   every seed (its known minimum is 7 ops).
 public struct Benchmark {
     public var seeds: [UInt64] = Array(1...10)
@@ -130,11 +130,11 @@ public struct Benchmark {
                 + col(fmtStat(Stat(shrinkMs), digits: 1), 24) + fmtStat(Stat(calls)))
         }
 
-        // The signature alone also covers other bugs (a pinned page shared at fork, then
-        // spliced): the CVE class is the signature over programs without pins.
+        // The CVE class is its root cause: a reuse by mapcount of a small page a pipe holds.
         let cveOps: [OpKind] = [.mmap, .munmap, .write, .read, .fork, .exit, .vmsplice, .readpipe]
-        log("\n== CVE-2020-29374 class (isolation readpipe linux-4.8,linux-5.7; ops \(cveOps.map(\.name).joined(separator: ","))): shrunk size per seed ==")
-        let target = Signature(kind: .isolation, opKind: .readpipe, policies: ["linux-4.8", "linux-5.7"])
+        let target = Signature(kind: .isolation, culprit: Culprit(rule: .wpMapcount, action: .reuse, page: .smallAnon, ref: .pipe, op: -1),
+                               policies: [])
+        log("\n== CVE-2020-29374 class (\(target.text); ops \(cveOps.map(\.name).joined(separator: ","))): shrunk size per seed ==")
         var sizes: [Int] = []
         var ttf: [Double] = [], shrinkMs: [Double] = [], calls: [Double] = []
         for seed in seeds {
@@ -144,7 +144,7 @@ public struct Benchmark {
             c.runs = 16_384
             c.generator.kinds = cveOps
             let r = Campaign(c).run()
-            if let f = r.findings.first(where: { $0.signature == target }) {
+            if let f = r.findings.first(where: { $0.signature.key == target.key }) {
                 sizes.append(f.ops)
                 ttf.append(f.foundAtSeconds)
                 if let s = f.shrink { shrinkMs.append(s.seconds * 1000); calls.append(Double(s.predicateCalls)) }

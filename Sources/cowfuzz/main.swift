@@ -16,7 +16,7 @@ usage: cowfuzz <command> [options]
   decode    FILE
   corpus    merge DIR… -o DIR | minimize DIR
   bench     [--quick]
-  triage    FILE|DIR… [--policies LIST] [--corpus DIR] [--json]
+  triage    FILE|DIR… [--policies LIST] [--corpus DIR] [--json] [--annotate]
   policies
 
 exit status: 0 nothing new / all expectations hold; 1 new findings / an expectation
