@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 // cowfuzz: a model-based, differential fuzzer for Linux copy-on-write and GUP semantics.
 // Toolchain only: no package dependencies.
 import PackageDescription
@@ -23,7 +23,7 @@ let package = Package(
         // The libFuzzer entry: Scripts/libfuzzer.sh builds it with -sanitize=fuzzer; a plain build is a replayer.
         .executableTarget(name: "CowLibFuzzer", dependencies: ["CowFuzz", "CowOracle", "CowModel", "CLibFuzzerShim"]),
         .target(name: "CLibFuzzerShim"),
-        .target(name: "TestSupport", dependencies: ["CowModel", "CowFuzz"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: ["CowModel"], path: "Tests/TestSupport"),
         .testTarget(name: "CowModelTests", dependencies: ["CowModel", "TestSupport"]),
         .testTarget(name: "CowOracleTests", dependencies: ["CowOracle", "CowModel", "TestSupport"]),
         .testTarget(name: "CowFuzzTests", dependencies: ["CowFuzz", "CowOracle", "CowModel", "TestSupport"]),

@@ -1,4 +1,3 @@
-import CowFuzz
 import CowModel
 
 /// The repo's one seeded generator, under the name the tests use.
