@@ -426,18 +426,18 @@ public struct Reference {
     /// Classifies an observation that is known only by its value (a KSM page, which
     /// stands for every store of its content, or a backend that sees values only):
     /// `candidates` are the ordinals of the stores that wrote it. Accepted if any
-    /// candidate is; otherwise isolation if one is foreign, coherence if one is the
-    /// observer's own history, integrity if no store wrote it.
+    /// candidate is; otherwise coherence if one is the observer's own history (the least
+    /// claim: a KSM page of that content stands for the observer's own store too), else
+    /// isolation; integrity if no store wrote it.
     public static func judge(candidates: ValueSet, _ a: Acceptance) -> Verdict? {
         var none = true
-        var foreign = false, own = false
+        var own = false
         for o in 0...255 where candidates.contains(UInt8(o)) {
             none = false
             if a.accepted.contains(UInt8(o)) { return nil }
-            if a.foreign.contains(UInt8(o)) { foreign = true }
             if a.history.contains(UInt8(o)) { own = true }
         }
         if none { return .integrity }
-        return foreign || !own ? .isolation : .coherence
+        return own ? .coherence : .isolation
     }
 }
