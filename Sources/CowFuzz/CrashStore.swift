@@ -132,17 +132,9 @@ public struct CrashWriter: Sendable {
         return path
     }
 
-    /// Writes `data` to a temporary file next to `path`, then renames it over `path`.
+    /// Writes `data` to `path` without clobbering what stands there (see `OutputFile`):
+    /// a regular file is replaced by rename, a device or FIFO is written through.
     public static func atomicWrite(_ data: Data, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw CrashStoreError.write(tmp, "cannot create the file")
-        }
-        if rename(tmp, path) != 0 {
-            let why = String(cString: strerror(errno))
-            unlink(tmp)
-            throw CrashStoreError.write(path, why)
-        }
+        do { try OutputFile.write(data, to: path) } catch { throw CrashStoreError.write(path, error.reason) }
     }
 }

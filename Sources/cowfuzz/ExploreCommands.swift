@@ -130,9 +130,7 @@ func runDecode(_ argv: ArraySlice<String>) throws -> Int32 {
         prog.expectations = outcomes.map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
     }
     if let out = args.value("-o") {
-        guard FileManager.default.createFile(atPath: out, contents: Data(prog.text.utf8)) else {
-            throw UsageError("\(out): cannot write the file")
-        }
+        do { try OutputFile.write(Data(prog.text.utf8), to: out) } catch { throw UsageError("-o \(out): \(error.reason)") }
     } else {
         print(prog.text, terminator: "")
     }

@@ -117,6 +117,20 @@ func runCampaign(_ c: CampaignConfig, quiet: Bool) -> CampaignResult {
     return r
 }
 
+/// Checks every output path before the first program runs, so a bad path costs nothing:
+/// `--report`, `--summary`, `--junit` and the `--crashes` directory.
+func checkOutputs(_ args: Args, config c: CampaignConfig) throws {
+    for name in ["--report", "--summary", "--junit"] {
+        guard let path = args.value(name) else { continue }
+        do { try OutputFile.check(path) } catch { throw UsageError("\(name) \(path): \(error.reason)") }
+    }
+    if let dir = c.crashesDir {
+        do { try OutputFile.checkDirectory(dir) } catch {
+            throw UsageError("--crashes \(dir): \(error.reason)")
+        }
+    }
+}
+
 func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResult) throws {
     if let path = args.value("--report") {
         do { try CrashWriter.atomicWrite(try FuzzReport(config: c, result: r).json(), to: path) } catch {
@@ -141,6 +155,7 @@ func padded(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + Stri
 func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions)
     let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
+    try checkOutputs(args, config: c)
     if args.value("--backend") == "real" { return try runRealFuzz(args, config: c) }
     let quiet = args.flag("--quiet")
     if !quiet {
@@ -174,6 +189,7 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
 func runCompare(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions.union(["--json"]))
     let c = try campaignConfig(args, command: "compare", defaultSeconds: nil, defaultRuns: 200_000)
+    try checkOutputs(args, config: c)
     let r = runCampaign(c, quiet: args.flag("--quiet") || args.flag("--json"))
     try writeOutputs(args, config: c, result: r)
     let m = CompareMatrix(result: r, seed: c.seed)
@@ -190,6 +206,9 @@ func runShrink(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: ["-o", "--policies", "--signature", "--diff"], flagOptions: ["--quiet"])
     guard args.positionals.count == 1 else { throw UsageError("shrink needs exactly one FILE") }
     let file = args.positionals[0]
+    if let o = args.value("-o") {
+        do { try OutputFile.check(o) } catch { throw UsageError("-o \(o): \(error.reason)") }
+    }
     let prog = try loadProgram(file)
     var policies = try selectPolicies(args.value("--policies"))
     var diff: (Int, Int)?

@@ -1,3 +1,4 @@
+import CowFuzz
 import CowModel
 import CowOracle
 import CowReal
@@ -39,6 +40,9 @@ func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: ["-o", "--real-tiers"], flagOptions: [])
     guard args.positionals.count == 1 else { throw UsageError("export-c needs exactly one FILE") }
     let file = args.positionals[0]
+    if let o = args.value("-o") {
+        do { try OutputFile.check(o) } catch { throw UsageError("-o \(o): \(error.reason)") }
+    }
     let prog = try loadProgram(file)
     let tiers = try realTiers(args)
     var statuses: [OpStatus]
@@ -57,9 +61,7 @@ func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
     let source = CExport.source(for: prog, expectations: expectations, assumedStatuses: statuses,
                                 name: (file as NSString).lastPathComponent)
     if let out = args.value("-o") {
-        do { try source.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-            throw UsageError("\(out): cannot write: \(error.localizedDescription)")
-        }
+        do { try OutputFile.write(Data(source.utf8), to: out) } catch { throw UsageError("-o \(out): \(error.reason)") }
         printErr("wrote \(out): \(prog.ops.count) ops, \(expectations.count) observation(s) judged (op statuses of \(from)); build with: cc -O2 -o repro \(out)")
     } else {
         print(source, terminator: "")

@@ -66,3 +66,30 @@ import TestSupport
         }
     }
 }
+
+/// Output paths are checked before the first program runs (issue 15 item 7).
+@Suite struct OutputPathTests {
+    @Test(arguments: ["--report", "--junit", "--summary", "--crashes"])
+    func aBadOutputPathFailsBeforeTheCampaignNamingThePathGiven(option: String) throws {
+        let dir = try temporaryDirectory()
+        let file = dir.appendingPathComponent("plain")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let bad = file.path + "/out"
+        let r = try runCowfuzz(["fuzz", "--runs", "200", "--jobs", "1", "--corpus", packageRoot.appendingPathComponent("corpus").path,
+                                option, bad], cwd: dir)
+        #expect(r.status == 2, "\(r.status) \(r.out) \(r.err)")
+        #expect(r.out.isEmpty, "the campaign ran: \(r.out)")
+        #expect(r.err.contains(bad) && !r.err.contains(".tmp."), "\(r.err)")
+    }
+
+    @Test func exportAndShrinkRefuseADirectoryOutput() throws {
+        let dir = try temporaryDirectory()
+        let f = dir.appendingPathComponent("p.cow")
+        try "# cowfuzz 1\n\(cve2020_29374)\n".write(to: f, atomically: true, encoding: .utf8)
+        for cmd in ["shrink", "export-c", "decode"] {
+            let r = try runCowfuzz([cmd, f.path, "-o", dir.path])
+            #expect(r.status == 2, "\(cmd): \(r.status) \(r.err)")
+            #expect(r.err.contains("directory"), "\(cmd): \(r.err)")
+        }
+    }
+}
