@@ -127,9 +127,34 @@ public struct CrashWriter: Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try enc.encode(record)
-        try CrashWriter.atomicWrite(Data(text.utf8), to: path)
+        // The pair is one unit: the sidecar first, the `.cow` last, so a `.cow` never
+        // stands without its sidecar; `cleanOrphans` removes what a kill in between leaves.
         try CrashWriter.atomicWrite(json + Data("\n".utf8), to: (directory as NSString).appendingPathComponent(stem + ".json"))
+        try CrashWriter.atomicWrite(Data(text.utf8), to: path)
         return path
+    }
+
+    /// Removes what an interrupted writer left in `directory`: temporary files
+    /// (`.<name>.tmp.<pid>`) of processes no longer alive, and crash sidecars whose
+    /// `.cow` is missing (a kill between the two renames). Returns the names removed.
+    @discardableResult
+    public static func cleanOrphans(in directory: String) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        let present = Set(names)
+        for name in names.sorted() {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if name.hasPrefix("."), let r = name.range(of: ".tmp.", options: .backwards),
+               let pid = Int32(name[r.upperBound...]) {
+                guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                if unlink(path) == 0 { removed.append(name) }
+            } else if name.hasSuffix(".json"), !present.contains(String(name.dropLast(5)) + ".cow"),
+                      let data = fm.contents(atPath: path), (try? CrashRecord.decode(data)) != nil {
+                if unlink(path) == 0 { removed.append(name) }
+            }
+        }
+        return removed
     }
 
     /// Writes `data` to `path` without clobbering what stands there (see `OutputFile`):

@@ -156,6 +156,9 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions)
     let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
     try checkOutputs(args, config: c)
+    if let dir = c.crashesDir {
+        for name in CrashWriter.cleanOrphans(in: dir) { printErr("cowfuzz fuzz: removed \(name) from \(dir) (left by an interrupted run)") }
+    }
     if args.value("--backend") == "real" { return try runRealFuzz(args, config: c) }
     let quiet = args.flag("--quiet")
     if !quiet {
