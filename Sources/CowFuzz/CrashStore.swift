@@ -4,18 +4,44 @@ import Foundation
 
 /// Reading the `.cow` programs of `corpus/` and `crashes/`.
 public enum CorpusStore {
-    /// Every parseable `.cow` file under `dir`, sorted by path; unreadable files are skipped.
-    public static func programs(in dir: String) -> [(path: String, program: Program)] {
+    /// A file that could not be read as a program, and why (its parse error).
+    public struct Skipped: Hashable, Sendable, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
+    }
+
+    /// Every parseable `.cow` file under `dir`, sorted by path, and the files skipped
+    /// with their errors (callers warn about each, or refuse under `--strict`).
+    public static func load(in dir: String) -> (programs: [(path: String, program: Program)], skipped: [Skipped]) {
         let fm = FileManager.default
-        guard let names = try? fm.subpathsOfDirectory(atPath: dir) else { return [] }
+        guard let names = try? fm.subpathsOfDirectory(atPath: dir) else { return ([], []) }
         var out: [(String, Program)] = []
+        var skipped: [Skipped] = []
         for name in names.sorted() where name.hasSuffix(".cow") {
             let path = (dir as NSString).appendingPathComponent(name)
-            guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-                  let prog = try? Program(parsing: text, file: path) else { continue }
-            out.append((path, prog))
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { continue }
+            guard let data = fm.contents(atPath: path) else {
+                skipped.append(Skipped(path: path, reason: "cannot read the file"))
+                continue
+            }
+            guard let text = String(data: data, encoding: .utf8) else {
+                skipped.append(Skipped(path: path, reason: "not UTF-8"))
+                continue
+            }
+            do {
+                out.append((path, try Program(parsing: text, file: path)))
+            } catch {
+                skipped.append(Skipped(path: path, reason: error.description))
+            }
         }
-        return out
+        return (out, skipped)
+    }
+
+    /// Every parseable `.cow` file under `dir`, sorted by path (see `load` for the skipped).
+    public static func programs(in dir: String) -> [(path: String, program: Program)] {
+        load(in: dir).programs
     }
 }
 

@@ -144,7 +144,8 @@ private struct Parser {
         var program = Program(ops: [])
         var seenContent = false
         var sawHeader = false
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on both, so CRLF files parse like LF ones.
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             line += 1
             let lineText = raw.hasSuffix("\r") ? raw.dropLast() : raw
             let trimmed = lineText.drop(while: { $0 == " " || $0 == "\t" })

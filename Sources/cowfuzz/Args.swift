@@ -1,3 +1,4 @@
+import CowFuzz
 import Foundation
 
 /// A usage or input error: one line on stderr and exit status 2.
@@ -111,4 +112,18 @@ func collectCowFiles(_ paths: [String]) throws -> [String] {
         }
     }
     return out
+}
+
+/// Warns on stderr about each `.cow` file under `dirs` that is not a program, one line
+/// each with its error; under `--strict` the first one is a usage error instead.
+func checkStores(_ dirs: [String], command: String, strict: Bool) throws -> [CorpusStore.Skipped] {
+    var all: [CorpusStore.Skipped] = []
+    for dir in dirs {
+        for s in CorpusStore.load(in: dir).skipped {
+            if strict { throw UsageError("\(s.description) (--strict: every .cow file must parse)") }
+            printErr("cowfuzz \(command): warning: skipping \(s.description)")
+            all.append(s)
+        }
+    }
+    return all
 }

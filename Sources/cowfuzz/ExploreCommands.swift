@@ -154,9 +154,10 @@ func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 {
 /// Merges the `crashes/` of several runs (shards) by signature, keeping the smallest
 /// reproducer of each with its JSON sidecar.
 func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o"], flagOptions: [])
+    let args = try Args(argv, valueOptions: ["-o"], flagOptions: ["--strict"])
     guard !args.positionals.isEmpty else { throw UsageError("corpus merge needs at least one DIR") }
     guard let out = args.value("-o") else { throw UsageError("corpus merge needs -o DIR") }
+    _ = try checkStores(args.positionals, command: "corpus merge", strict: args.flag("--strict"))
     let candidates: [CorpusTools.Candidate]
     do { candidates = try CorpusTools.candidates(in: args.positionals) } catch { throw UsageError(error.description) }
     let merged = CorpusTools.merge(candidates)
@@ -171,12 +172,13 @@ func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
 /// Keeps a smallest subset of the programs of DIR with the same coverage (and
 /// signatures): copies it to `-o DIR`, or removes the others from DIR in place.
 func corpusMinimize(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o", "--policies"], flagOptions: ["--dry-run"])
+    let args = try Args(argv, valueOptions: ["-o", "--policies"], flagOptions: ["--dry-run", "--strict"])
     guard args.positionals.count == 1 else { throw UsageError("corpus minimize needs exactly one DIR") }
     let dir = args.positionals[0]
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { throw UsageError("\(dir): not a directory") }
     let policies = try selectPolicies(args.value("--policies"))
+    _ = try checkStores([dir], command: "corpus minimize", strict: args.flag("--strict"))
     let files = CorpusStore.programs(in: dir)
     let (kept, total) = CorpusTools.minimize(files.map(\.program), policies: policies)
     let keptSet = Set(kept)

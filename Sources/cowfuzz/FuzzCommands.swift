@@ -9,7 +9,7 @@ let campaignValueOptions: Set<String> = [
     "--policies", "--seed", "--time", "--runs", "--jobs", "--max-ops", "--ops", "--corpus", "--crashes",
     "--report", "--junit", "--summary", "--shard", "--diff", "--backend", "--real-tiers",
 ]
-let campaignFlagOptions: Set<String> = ["--no-swarm", "--quiet"]
+let campaignFlagOptions: Set<String> = ["--no-swarm", "--quiet", "--strict"]
 
 /// Builds a campaign from the options; `defaultSeconds` applies when neither `--time`
 /// nor `--runs` is given.
@@ -131,9 +131,11 @@ func checkOutputs(_ args: Args, config c: CampaignConfig) throws {
     }
 }
 
-func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResult) throws {
+func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResult, skipped: [CorpusStore.Skipped]) throws {
     if let path = args.value("--report") {
-        do { try CrashWriter.atomicWrite(try FuzzReport(config: c, result: r).json(), to: path) } catch {
+        var report = FuzzReport(config: c, result: r)
+        report.skippedFiles = skipped.map(\.description)
+        do { try CrashWriter.atomicWrite(try report.json(), to: path) } catch {
             throw UsageError("--report \(path): \(error)")
         }
     }
@@ -156,6 +158,7 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions)
     let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
     try checkOutputs(args, config: c)
+    let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "fuzz", strict: args.flag("--strict"))
     if let dir = c.crashesDir {
         for name in CrashWriter.cleanOrphans(in: dir) { printErr("cowfuzz fuzz: removed \(name) from \(dir) (left by an interrupted run)") }
     }
@@ -168,10 +171,11 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
             + (c.corpusDir.map { ", corpus \($0)" } ?? "") + (c.crashesDir.map { ", crashes \($0)" } ?? ""))
     }
     let r = runCampaign(c, quiet: quiet)
-    try writeOutputs(args, config: c, result: r)
+    try writeOutputs(args, config: c, result: r, skipped: skipped)
     print(String(format: "%d programs in %.1fs (%.0f/s), coverage %d, %d signatures, %d new%@",
                  r.stats.programs, r.stats.seconds, r.stats.programsPerSecond, r.stats.coverage, r.findings.count,
                  r.stats.newFindings, r.interrupted ? " (interrupted)" : ""))
+    if !skipped.isEmpty { print("\(skipped.count) file(s) of the corpus or crashes directories skipped: they do not parse (see the warnings)") }
     if !r.findings.isEmpty {
         let w = min(60, (r.findings.map(\.signature.text.count).max() ?? 10) + 1)
         print("")
@@ -193,8 +197,9 @@ func runCompare(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions.union(["--json"]))
     let c = try campaignConfig(args, command: "compare", defaultSeconds: nil, defaultRuns: 200_000)
     try checkOutputs(args, config: c)
+    let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "compare", strict: args.flag("--strict"))
     let r = runCampaign(c, quiet: args.flag("--quiet") || args.flag("--json"))
-    try writeOutputs(args, config: c, result: r)
+    try writeOutputs(args, config: c, result: r, skipped: skipped)
     let m = CompareMatrix(result: r, seed: c.seed)
     if args.flag("--json") {
         FileHandle.standardOutput.write(try m.json())

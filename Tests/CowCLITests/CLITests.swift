@@ -93,3 +93,41 @@ import TestSupport
         }
     }
 }
+
+/// Files that do not parse are never skipped silently (issue 15 item 5).
+@Suite struct SkippedFileTests {
+    func storeWithABadFile() throws -> URL {
+        let dir = try temporaryDirectory()
+        try "# cowfuzz 1\n\(cve2020_29374)\n".write(to: dir.appendingPathComponent("good.cow"), atomically: true, encoding: .utf8)
+        try "# cowfuzz 1\nwrite p0 r0[0] 300\n".write(to: dir.appendingPathComponent("bad.cow"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func corpusCommandsWarnOncePerSkippedFileAndStrictRefuses() throws {
+        let dir = try storeWithABadFile()
+        let out = try temporaryDirectory().appendingPathComponent("merged").path
+        for args in [["corpus", "minimize", dir.path, "--dry-run"], ["corpus", "merge", dir.path, "-o", out]] {
+            let r = try runCowfuzz(args)
+            #expect(r.status == 0, "\(args): \(r.err)")
+            let warnings = r.err.split(separator: "\n").filter { $0.contains("warning: skipping") }
+            #expect(warnings.count == 1 && warnings[0].contains("bad.cow:2:16"), "\(args): \(r.err)")
+            let strict = try runCowfuzz(args + ["--strict"])
+            #expect(strict.status == 2 && strict.err.contains("bad.cow:2:16"), "\(args): \(strict.err)")
+        }
+    }
+
+    @Test func fuzzWarnsCountsInTheReportAndStrictRefuses() throws {
+        let dir = try storeWithABadFile()
+        let work = try temporaryDirectory()
+        let report = work.appendingPathComponent("r.json").path
+        let args = ["fuzz", "--runs", "50", "--jobs", "1", "--corpus", dir.path, "--crashes", work.appendingPathComponent("c").path]
+        let r = try runCowfuzz(args + ["--report", report])
+        #expect(r.status == 0 || r.status == 1, "\(r.err)")
+        #expect(r.err.contains("warning: skipping") && r.err.contains("bad.cow:2:16"), "\(r.err)")
+        #expect(r.out.contains("1 file(s) of the corpus or crashes directories skipped"), "\(r.out)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+        #expect((json?["skippedFiles"] as? [String])?.count == 1)
+        let strict = try runCowfuzz(args + ["--strict"])
+        #expect(strict.status == 2 && strict.out.isEmpty, "\(strict.out) \(strict.err)")
+    }
+}

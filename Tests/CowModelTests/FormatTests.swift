@@ -81,4 +81,14 @@ import TestSupport
             #expect(error.description.hasPrefix("t.cow:\(line):\(column): "))
         }
     }
+
+    /// Issue 15 item 5: "\r\n" is one Character; a CRLF file parses as its LF twin.
+    @Test func crlfLineEndingsParseLikeLF() throws {
+        let lf = "# cowfuzz 1\n# a comment\n@expect linux-5.7 isolation\nmmap p0 r0 pages=1\nwrite p0 r0[0] 1\nread p0 r0[0]\n"
+        let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(crlf.utf8.count == lf.utf8.count + 6)
+        let a = try Program(parsing: lf, file: "lf.cow"), b = try Program(parsing: crlf, file: "crlf.cow")
+        #expect(a == b)
+        #expect(b.ops.count == 3 && b.comments == [" a comment"])
+    }
 }
