@@ -14,15 +14,31 @@ struct Args {
     private var flags: Set<String> = []
     private var consumed: Set<String> = []
 
-    /// `valueOptions` take an argument; `flagOptions` do not. Anything else starting
-    /// with `-` is an error.
+    /// `valueOptions` take an argument (`--name value` or `--name=value`); `flagOptions`
+    /// do not. Anything else starting with `-` is an error, and so are an option given
+    /// twice (the last value would silently win) and an empty value (`--policies ""`
+    /// from an unset variable would select nothing and check nothing).
     init(_ argv: ArraySlice<String>, valueOptions: Set<String>, flagOptions: Set<String>) throws {
         var it = argv.makeIterator()
+        var seen: Set<String> = []
+        func once(_ name: String) throws {
+            guard seen.insert(name).inserted else { throw UsageError("\(name) given twice (give each option once)") }
+        }
         while let a = it.next() {
-            if valueOptions.contains(a) {
+            if a.hasPrefix("--"), let eq = a.firstIndex(of: "="), valueOptions.contains(String(a[..<eq])) || flagOptions.contains(String(a[..<eq])) {
+                let name = String(a[..<eq])
+                guard valueOptions.contains(name) else { throw UsageError("\(name) takes no value, got '\(a)'") }
+                try once(name)
+                let v = String(a[a.index(after: eq)...])
+                guard !v.isEmpty else { throw UsageError("\(name) needs a value, got an empty one") }
+                values[name] = v
+            } else if valueOptions.contains(a) {
+                try once(a)
                 guard let v = it.next() else { throw UsageError("\(a) needs a value") }
+                guard !v.isEmpty else { throw UsageError("\(a) needs a value, got an empty one") }
                 values[a] = v
             } else if flagOptions.contains(a) {
+                try once(a)
                 flags.insert(a)
             } else if a.hasPrefix("-") && a.count > 1 {
                 throw UsageError("unknown option \(a)")
@@ -30,6 +46,16 @@ struct Args {
                 positionals.append(a)
             }
         }
+    }
+
+    /// A comma-separated list option: nil when absent; an empty item (`a,,b`, `a,`) is an error.
+    func list(_ name: String) throws -> [String]? {
+        guard let v = values[name] else { return nil }
+        let items = v.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !items.contains(where: \.isEmpty) else {
+            throw UsageError("\(name) expects a comma-separated list without empty items, got '\(v)'")
+        }
+        return items
     }
 
     func value(_ name: String) -> String? { values[name] }
@@ -69,10 +95,14 @@ func parseDuration(_ s: String) -> Double? {
 
 /// The policies named by `--policies LIST|all` (default all).
 import CowModel
-func selectPolicies(_ list: String?) throws -> [PolicyEntry] {
+func selectPolicies(_ list: String?, option: String = "--policies") throws -> [PolicyEntry] {
     guard let list, list != "all" else { return PolicyRegistry.all }
+    let names = list.split(separator: ",", omittingEmptySubsequences: false)
+    guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
+        throw UsageError("\(option) expects a comma-separated list of policies or 'all' without empty items, got '\(list)'")
+    }
     var out: [PolicyEntry] = []
-    for name in list.split(separator: ",") {
+    for name in names {
         guard let p = PolicyRegistry.named(String(name)) else {
             throw UsageError("unknown policy '\(name)' (run 'cowfuzz policies' for the list)")
         }
@@ -126,4 +156,11 @@ func checkStores(_ dirs: [String], command: String, strict: Bool) throws -> [Cor
         }
     }
     return all
+}
+
+/// `--real-tiers` only means something to the real backend: with the model it is an error.
+func rejectRealOnlyOptions(_ args: Args) throws {
+    if args.value("--real-tiers") != nil && args.value("--backend") != "real" {
+        throw UsageError("--real-tiers needs --backend real (the model runs every tier)")
+    }
 }

@@ -27,14 +27,14 @@ func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
     u.ranges = args.flag("--ranges")
     u.reuseValues = args.flag("--reuse-values")
     u.forkEmpty = args.flag("--fork-empty")
-    if let list = args.value("--ops") {
-        u.kinds = try list.split(separator: ",").map { w in
+    if let list = try args.list("--ops") {
+        u.kinds = try list.map { w in
             guard let k = OpKind(name: String(w)), k != .race else { throw UsageError("--ops: unknown or unsupported op kind '\(w)'") }
             return k
         }
     }
-    if let list = args.value("--backings") {
-        u.backings = try list.split(separator: ",").map { w in
+    if let list = try args.list("--backings") {
+        u.backings = try list.map { w in
             switch w {
             case "anon": return .anon
             case "shared": return .shared
@@ -43,16 +43,16 @@ func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
             }
         }
     }
-    if let list = args.value("--pin-flags") {
-        u.pinFlags = try list.split(separator: ",").map { w in
+    if let list = try args.list("--pin-flags") {
+        u.pinFlags = try list.map { w in
             guard let f = EnumerationUniverse.parseFlags(String(w)) else {
                 throw UsageError("--pin-flags expects sets such as ro, rw, rw+longterm, get; got '\(w)'")
             }
             return f
         }
     }
-    if let list = args.value("--advice") {
-        u.advices = try list.split(separator: ",").map { w in
+    if let list = try args.list("--advice") {
+        u.advices = try list.map { w in
             guard let a = Advice(name: String(w)) else { throw UsageError("--advice: unknown advice '\(w)'") }
             return a
         }

@@ -21,6 +21,7 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
             guard b == "real" else { throw UsageError("--backend expects model or real, got '\(b)'") }
             guard command == "fuzz" else { throw UsageError("--backend real is for fuzz and replay, not \(command)") }
         }
+        try rejectRealOnlyOptions(args)
         c.policies = try selectPolicies(args.value("--policies"))
         c.seed = try args.uint64("--seed") ?? 1
         let time = try args.duration("--time")
@@ -30,7 +31,7 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
         c.seconds = time ?? (runs == nil ? defaultSeconds : nil)
         c.runs = runs ?? (time == nil ? defaultRuns : nil)
         c.jobs = try args.int("--jobs", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...1024)
-        c.generator.maxOps = try FuzzOptions.maxOps(try args.int("--max-ops", default: 40, range: 1...Int.max))
+        c.generator.maxOps = try FuzzOptions.maxOps(try args.int("--max-ops", default: 40, range: 1...1000))
         c.generator.minOps = min(c.generator.minOps, c.generator.maxOps)
         if let ops = args.value("--ops") { c.generator.kinds = try FuzzOptions.opKinds(ops) }
         c.generator.swarm = !args.flag("--no-swarm")

@@ -27,6 +27,7 @@ func runReplay(_ argv: ArraySlice<String>) throws -> Int32 {
     guard !args.positionals.isEmpty else { throw UsageError("replay needs at least one FILE or DIR") }
     let backend = args.value("--backend") ?? "model"
     guard backend == "model" || backend == "real" else { throw UsageError("--backend expects model or real, got '\(backend)'") }
+    try rejectRealOnlyOptions(args)
     let policies = try selectPolicies(args.value("--policies"))
     let files = try collectCowFiles(args.positionals)
     guard !files.isEmpty else { throw UsageError("no .cow files in \(args.positionals.joined(separator: " "))") }
@@ -109,9 +110,13 @@ func runExplain(_ argv: ArraySlice<String>) throws -> Int32 {
     guard args.positionals.count == 1 else { throw UsageError("explain needs exactly one FILE") }
     let prog = try loadProgram(args.positionals[0])
     var policies = try selectPolicies(args.value("--policies"))
-    if let one = args.value("--policy") { policies = try selectPolicies(one) }
+    if let one = args.value("--policy") {
+        guard args.value("--policies") == nil else { throw UsageError("give --policy or --policies, not both") }
+        policies = try selectPolicies(one, option: "--policy")
+    }
     let backend = args.value("--backend") ?? "model"
     guard backend == "model" || backend == "real" else { throw UsageError("--backend expects model or real, got '\(backend)'") }
+    try rejectRealOnlyOptions(args)
     if backend == "real" { return try explainReal(prog, file: args.positionals[0], args: args) }
     print(explainText(prog, policies: policies))
     return 0
