@@ -31,7 +31,7 @@ public enum CorpusStore {
                 continue
             }
             do {
-                out.append((path, try Program(parsing: text, file: path)))
+                out.append((path, try Program(parsing: text, file: path, requireHeader: true)))
             } catch {
                 skipped.append(Skipped(path: path, reason: error.description))
             }

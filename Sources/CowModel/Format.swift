@@ -114,8 +114,14 @@ private func rangeText(_ range: PageRange?) -> String {
 
 extension Program {
     /// Parses `.cow` text. `file` names the source in error messages.
-    public init(parsing text: String, file: String = "<input>") throws(ParseError) {
+    ///
+    /// A version header `# cowfuzz N` is only ever accepted on line 1 (on a later line it
+    /// is an error, never a comment). `requireHeader` (every reader of a file passes it)
+    /// makes it compulsory, so an empty file or one without it is rejected; text built
+    /// in code may leave it out.
+    public init(parsing text: String, file: String = "<input>", requireHeader: Bool = false) throws(ParseError) {
         var p = Parser(file: file)
+        p.requireHeader = requireHeader
         self = try p.parse(text)
     }
 }
@@ -133,6 +139,7 @@ private struct Token {
 private struct Parser {
     let file: String
     var line = 0
+    var requireHeader = false
 
     init(file: String) { self.file = file }
 
@@ -149,19 +156,26 @@ private struct Parser {
             line += 1
             let lineText = raw.hasSuffix("\r") ? raw.dropLast() : raw
             let trimmed = lineText.drop(while: { $0 == " " || $0 == "\t" })
+            if line == 1 && requireHeader && !trimmed.hasPrefix("#") {
+                throw fail(1, "expected the version header '\(CowFormat.header)' on line 1")
+            }
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("#") {
                 let body = trimmed.dropFirst()
                 let words = body.split(separator: " ")
-                if !seenContent && !sawHeader && program.comments.isEmpty && words.first == "cowfuzz" {
-                    guard words.count == 2, let v = Int(words[1]) else {
-                        throw fail(1, "expected a version header '# cowfuzz 1'")
+                let looksLikeHeader = words.count == 2 && words[0] == "cowfuzz" && Int(words[1]) != nil
+                if line == 1 && (words.first == "cowfuzz" || requireHeader) {
+                    guard words.count == 2, words[0] == "cowfuzz", let v = Int(words[1]) else {
+                        throw fail(1, "expected the version header '\(CowFormat.header)' on line 1")
                     }
                     guard v == CowFormat.version else {
                         throw fail(3, "unsupported format version \(v) (this cowfuzz reads version \(CowFormat.version))")
                     }
                     sawHeader = true
                     continue
+                }
+                if looksLikeHeader {
+                    throw fail(1, "a version header must be line 1" + (sawHeader ? " (this file has one there already)" : ""))
                 }
                 if !seenContent { program.comments.append(String(body)) }
                 continue
@@ -177,6 +191,9 @@ private struct Parser {
             } else {
                 program.ops.append(try op(tokens))
             }
+        }
+        if requireHeader && !sawHeader {
+            throw fail(1, "expected the version header '\(CowFormat.header)' on line 1 (the file is empty)")
         }
         return program
     }

@@ -121,7 +121,7 @@ func loadProgram(_ path: String) throws -> Program {
         throw UsageError("\(path): cannot read the file")
     }
     do {
-        return try Program(parsing: text, file: path)
+        return try Program(parsing: text, file: path, requireHeader: true)
     } catch {
         throw UsageError(error.description)
     }

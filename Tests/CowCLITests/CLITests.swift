@@ -171,3 +171,14 @@ import TestSupport
         #expect(r.out.hasPrefix("30 programs"), "\(r.out)")
     }
 }
+
+/// Issue 15 item 11: a file without the header is not a program.
+@Suite struct HeaderTests {
+    @Test(arguments: ["", "mmap p0 r0 pages=1\nread p0 r0[0]\n", "# x\n# cowfuzz 2\nksm\n"])
+    func replayRejectsAFileWithoutTheHeaderOnLine1(text: String) throws {
+        let f = try temporaryDirectory().appendingPathComponent("h.cow")
+        try text.write(to: f, atomically: true, encoding: .utf8)
+        let r = try runCowfuzz(["replay", f.path])
+        #expect(r.status == 2 && r.err.contains("h.cow:"), "\(r.status) \(r.err)")
+    }
+}

@@ -91,4 +91,29 @@ import TestSupport
         #expect(a == b)
         #expect(b.ops.count == 3 && b.comments == [" a comment"])
     }
+
+    /// Issue 15 item 11: the header is compulsory in files and only ever on line 1.
+    @Test(arguments: [
+        ("", true, 1, 1, "expected the version header '# cowfuzz 1' on line 1"),
+        ("mmap p0 r0 pages=1\n", true, 1, 1, "on line 1"),
+        ("\n# cowfuzz 1\nksm\n", true, 1, 1, "on line 1"),
+        ("# a comment\n# cowfuzz 1\nksm\n", true, 1, 1, "on line 1"),
+        ("# a comment\n# cowfuzz 2\nksm\n", false, 2, 1, "a version header must be line 1"),
+        ("# cowfuzz 1\n# cowfuzz 2\nksm\n", false, 2, 1, "must be line 1"),
+        ("# cowfuzz one\nksm\n", false, 1, 1, "expected the version header"),
+    ])
+    func theHeaderIsEnforced(text: String, requireHeader: Bool, line: Int, column: Int, fragment: String) {
+        do {
+            _ = try Program(parsing: text, file: "h.cow", requireHeader: requireHeader)
+            Issue.record("parsed: \(text)")
+        } catch {
+            #expect(error.line == line && error.column == column, "\(error)")
+            #expect(error.message.contains(fragment), "\(error)")
+        }
+    }
+
+    @Test func aFileWithTheHeaderAndCommentsThatMentionCowfuzzParses() throws {
+        let p = try Program(parsing: "# cowfuzz 1\n# cowfuzz fuzz found this\nksm\n", requireHeader: true)
+        #expect(p.comments == [" cowfuzz fuzz found this"] && p.ops == [.ksm])
+    }
 }
