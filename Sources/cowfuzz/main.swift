@@ -1,3 +1,4 @@
+import CowModel
 import Foundation
 
 /// cowfuzz: the command-line tool. Arguments are parsed by hand (no packages).
@@ -50,15 +51,15 @@ if let hidden = hiddenCommand(command) {
     exit(hidden(rest))
 }
 guard let run = commands[command] else {
-    printErr("cowfuzz: unknown command '\(command)' (run 'cowfuzz help')")
+    printErr("cowfuzz: unknown command \(CowFormat.quote(command)) (run 'cowfuzz help')")
     exit(2)
 }
 do {
     exit(try run(rest))
 } catch let e as UsageError {
-    printErr("cowfuzz \(command): \(e.description)")
+    printErr("cowfuzz \(command): \(CowFormat.printable(e.description))")
     exit(2)
 } catch {
-    printErr("cowfuzz \(command): internal error: \(error)")
+    printErr("cowfuzz \(command): internal error: \(CowFormat.printable("\(error)"))")
     exit(3)
 }

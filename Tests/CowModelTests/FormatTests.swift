@@ -116,4 +116,27 @@ import TestSupport
         let p = try Program(parsing: "# cowfuzz 1\n# cowfuzz fuzz found this\nksm\n", requireHeader: true)
         #expect(p.comments == [" cowfuzz fuzz found this"] && p.ops == [.ksm])
     }
+
+    /// Issue 15 item 10: a message repeats at most 40 characters of a token, escaped.
+    @Test(arguments: [
+        "write p0 r0[0] " + String(repeating: "9", count: 1 << 20),
+        "frob\u{0}\u{1b}[2J" + String(repeating: "x", count: 100),
+        "mmap p0 r0 pages=1 \u{7}bell\u{200b}",
+    ])
+    func errorMessagesAreShortPrintableLines(text: String) {
+        do {
+            _ = try Program(parsing: "# cowfuzz 1\n" + text, file: "t.cow")
+            Issue.record("parsed")
+        } catch {
+            let d = error.description
+            #expect(d.count < 300, "\(d.count) characters")
+            #expect(!d.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || $0.value == 0x200b }, "\(d)")
+        }
+    }
+
+    @Test func quotingCutsAndEscapes() {
+        #expect(CowFormat.quote("abc") == "'abc'")
+        #expect(CowFormat.quote("a\u{0}b\u{1b}") == "'a\\0b\\x1b'")
+        #expect(CowFormat.quote(String(repeating: "z", count: 50)) == "'" + String(repeating: "z", count: 40) + "'… (50 characters)")
+    }
 }
