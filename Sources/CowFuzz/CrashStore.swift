@@ -22,16 +22,8 @@ public enum CorpusStore {
             let path = (dir as NSString).appendingPathComponent(name)
             var isDir: ObjCBool = false
             if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { continue }
-            guard let data = fm.contents(atPath: path) else {
-                skipped.append(Skipped(path: path, reason: "cannot read the file"))
-                continue
-            }
-            guard let text = String(data: data, encoding: .utf8) else {
-                skipped.append(Skipped(path: path, reason: "not UTF-8"))
-                continue
-            }
             do {
-                out.append((path, try Program(parsing: text, file: path, requireHeader: true)))
+                out.append((path, try CowFile.load(path)))
             } catch {
                 skipped.append(Skipped(path: path, reason: error.description))
             }

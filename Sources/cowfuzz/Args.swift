@@ -7,6 +7,12 @@ struct UsageError: Error, CustomStringConvertible {
     init(_ message: String) { description = message }
 }
 
+/// An internal error (a crashed helper): one line on stderr and exit status 3.
+struct InternalError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
 /// Hand-parsed command-line options (no packages): `--flag`, `--name value`, positionals.
 struct Args {
     private(set) var positionals: [String] = []
@@ -117,14 +123,7 @@ func printErr(_ s: String) {
 
 /// Reads and parses a `.cow` file; a parse error becomes a one-line usage error.
 func loadProgram(_ path: String) throws -> Program {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw UsageError("\(path): cannot read the file")
-    }
-    do {
-        return try Program(parsing: text, file: path, requireHeader: true)
-    } catch {
-        throw UsageError(error.description)
-    }
+    do { return try CowFile.load(path) } catch { throw UsageError(error.description) }
 }
 
 /// The `.cow` files named by the arguments: files, or every `.cow` under a directory, sorted.
@@ -133,7 +132,10 @@ func collectCowFiles(_ paths: [String]) throws -> [String] {
     let fm = FileManager.default
     for p in paths {
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw UsageError("\(p): no such file or directory") }
+        guard fm.fileExists(atPath: p, isDirectory: &isDir) else {
+            do { _ = try CowFile.read(p) } catch { throw UsageError(error.description) }
+            throw UsageError("\(p): no such file or directory")
+        }
         if isDir.boolValue {
             let items = (fm.enumerator(atPath: p)?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".cow") }.sorted()
             out += items.map { (p as NSString).appendingPathComponent($0) }
@@ -163,4 +165,34 @@ func rejectRealOnlyOptions(_ args: Args) throws {
     if args.value("--real-tiers") != nil && args.value("--backend") != "real" {
         throw UsageError("--real-tiers needs --backend real (the model runs every tier)")
     }
+}
+
+/// `--max-file-size N[K|M|G]` (bytes), a global option of every command: taken out of
+/// the arguments before the command sees them.
+func takeMaxFileSize(_ argv: ArraySlice<String>) throws -> ArraySlice<String> {
+    var out: [String] = []
+    var it = argv.makeIterator()
+    var seen = false
+    while let a = it.next() {
+        var value: String?
+        if a == "--max-file-size" {
+            guard let v = it.next() else { throw UsageError("--max-file-size needs a value") }
+            value = v
+        } else if a.hasPrefix("--max-file-size=") {
+            value = String(a.dropFirst("--max-file-size=".count))
+        } else {
+            out.append(a)
+            continue
+        }
+        guard !seen else { throw UsageError("--max-file-size given twice (give each option once)") }
+        seen = true
+        let v = value ?? ""
+        let units: [(String, Int)] = [("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("", 1)]
+        guard let (u, mul) = units.first(where: { v.uppercased().hasSuffix($0.0) }),
+              let n = Int(v.dropLast(u.count)), n >= 1, n <= (1 << 40) / mul else {
+            throw UsageError("--max-file-size expects a size in bytes such as 4096, 512K or 64M, got \(CowFormat.quote(v))")
+        }
+        CowFile.maxBytes = n * mul
+    }
+    return ArraySlice(out)
 }

@@ -89,7 +89,7 @@ struct RealReplayRow {
 /// Runs one program on the real kernel and the given policies.
 func realReplayRow(file: String, program: Program, policies: [PolicyEntry], tiers: RealTiers) throws -> RealReplayRow {
     let run: RealRun
-    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw UsageError("\(file): \(error.description)") }
+    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw realFailure(file, error) }
     let violations = Checker.judge(program, trace: run.trace, policy: RealBackend.policyName)
     var verdicts = VerdictSet.clean
     for v in violations { verdicts.insert(v.verdict) }
@@ -203,7 +203,7 @@ func realReplayJSON(_ rows: [RealReplayRow]) -> String {
 func realExplain(_ prog: Program, file: String, tiers: RealTiers = []) throws -> Int32 {
     try requireRealBackend()
     let run: RealRun
-    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw UsageError("\(file): \(error.description)") }
+    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw realFailure(file, error) }
     print(realExplainText(prog, run: run))
     return 0
 }
@@ -267,4 +267,16 @@ func realBenchmarkLine(seconds: Double = 1) -> String {
     } catch {
         return "real kernel: not measured (\(error.description))"
     }
+}
+
+/// A real run's error: a crashed or garbled helper is an internal error (exit 3), the
+/// rest (no Linux, no compiler, a bad tier) a usage error (exit 2).
+func realFailure(_ file: String, _ error: any Error) -> any Error {
+    if let e = error as? RealBackendError {
+        switch e {
+        case .executorFailed, .protocolError: return InternalError("\(file): \(e.description)")
+        default: break
+        }
+    }
+    return UsageError("\(file): \(error)")
 }

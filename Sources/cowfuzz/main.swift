@@ -26,7 +26,11 @@ failed; 2 usage or input error; 3 internal error.
 
 let argv = CommandLine.arguments
 let command = argv.count > 1 ? argv[1] : "help"
-let rest = argv.dropFirst(2)
+let rest: ArraySlice<String>
+do { rest = try takeMaxFileSize(argv.dropFirst(2)) } catch {
+    printErr("cowfuzz \(command): \(error)")
+    exit(2)
+}
 
 let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "replay": runReplay,

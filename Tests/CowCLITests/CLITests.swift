@@ -182,3 +182,44 @@ import TestSupport
         #expect(r.status == 2 && r.err.contains("h.cow:"), "\(r.status) \(r.err)")
     }
 }
+
+/// Issue 15 items 12 and 9: errors that say what is wrong, and a file-size limit.
+@Suite struct InputFileTests {
+    @Test func invalidUTF8NamesLineAndColumn() throws {
+        let f = try temporaryDirectory().appendingPathComponent("u.cow")
+        var bytes = Array("# cowfuzz 1\nmmap p0 r0 pages=1\nwrite p0 r0[0] ".utf8)
+        bytes += [0xFF, 0x0A]
+        try Data(bytes).write(to: f)
+        let r = try runCowfuzz(["replay", f.path])
+        #expect(r.status == 2 && r.err.contains("u.cow:3:16: not UTF-8"), "\(r.err)")
+    }
+
+    @Test func aSymlinkLoopIsNamed() throws {
+        let dir = try temporaryDirectory()
+        let a = dir.appendingPathComponent("a.cow").path, b = dir.appendingPathComponent("b.cow").path
+        try FileManager.default.createSymbolicLink(atPath: a, withDestinationPath: b)
+        try FileManager.default.createSymbolicLink(atPath: b, withDestinationPath: a)
+        for cmd in [["replay", a], ["explain", a], ["shrink", a]] {
+            let r = try runCowfuzz(cmd)
+            #expect(r.status == 2 && r.err.contains("symlink loop"), "\(cmd): \(r.err)")
+        }
+    }
+
+    @Test func maxFileSizeLimitsEveryFileWithAClearError() throws {
+        let dir = try temporaryDirectory()
+        let f = dir.appendingPathComponent("big.cow")
+        let body = "# cowfuzz 1\nmmap p0 r0 pages=1\n" + String(repeating: "read p0 r0[0]\n", count: 150)
+        try body.write(to: f, atomically: true, encoding: .utf8)
+        let small = try runCowfuzz(["replay", f.path, "--max-file-size", "1K"])
+        #expect(small.status == 2 && small.err.contains("more than the limit of 1024 bytes"), "\(small.err)")
+        let ok = try runCowfuzz(["replay", "--max-file-size=1M", f.path])
+        #expect(ok.status == 0, "\(ok.err)")
+        let bad = try runCowfuzz(["replay", f.path, "--max-file-size", "0"])
+        #expect(bad.status == 2 && bad.err.contains("--max-file-size expects"), "\(bad.err)")
+        // The default is 16 MiB.
+        let huge = dir.appendingPathComponent("huge.cow")
+        FileManager.default.createFile(atPath: huge.path, contents: Data("# cowfuzz 1\n".utf8) + Data(repeating: 0x0A, count: 16 << 20))
+        let r = try runCowfuzz(["replay", huge.path])
+        #expect(r.status == 2 && r.err.contains("more than the limit of 16777216 bytes"), "\(r.err)")
+    }
+}
