@@ -105,8 +105,9 @@ public enum CorpusTools {
             enc.outputFormatting = [.prettyPrinted, .sortedKeys]
             do {
                 let json = try enc.encode(record)
-                try CrashWriter.atomicWrite(Data(text.utf8), to: path)
+                // The sidecar first, the `.cow` last (see `CrashWriter.write`).
                 try CrashWriter.atomicWrite(json + Data("\n".utf8), to: (dir as NSString).appendingPathComponent(stem + ".json"))
+                try CrashWriter.atomicWrite(Data(text.utf8), to: path)
             } catch {
                 throw .output("\(path): \(error)")
             }

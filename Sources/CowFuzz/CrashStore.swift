@@ -4,18 +4,36 @@ import Foundation
 
 /// Reading the `.cow` programs of `corpus/` and `crashes/`.
 public enum CorpusStore {
-    /// Every parseable `.cow` file under `dir`, sorted by path; unreadable files are skipped.
-    public static func programs(in dir: String) -> [(path: String, program: Program)] {
+    /// A file that could not be read as a program, and why (its parse error).
+    public struct Skipped: Hashable, Sendable, CustomStringConvertible {
+        public var path: String
+        public var reason: String
+        public var description: String { reason.hasPrefix(path) ? reason : "\(path): \(reason)" }
+    }
+
+    /// Every parseable `.cow` file under `dir`, sorted by path, and the files skipped
+    /// with their errors (callers warn about each, or refuse under `--strict`).
+    public static func load(in dir: String) -> (programs: [(path: String, program: Program)], skipped: [Skipped]) {
         let fm = FileManager.default
-        guard let names = try? fm.subpathsOfDirectory(atPath: dir) else { return [] }
+        guard let names = try? fm.subpathsOfDirectory(atPath: dir) else { return ([], []) }
         var out: [(String, Program)] = []
+        var skipped: [Skipped] = []
         for name in names.sorted() where name.hasSuffix(".cow") {
             let path = (dir as NSString).appendingPathComponent(name)
-            guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-                  let prog = try? Program(parsing: text, file: path) else { continue }
-            out.append((path, prog))
+            var isDir: ObjCBool = false
+            if fm.fileExists(atPath: path, isDirectory: &isDir), isDir.boolValue { continue }
+            do {
+                out.append((path, try CowFile.load(path)))
+            } catch {
+                skipped.append(Skipped(path: path, reason: error.description))
+            }
         }
-        return out
+        return (out, skipped)
+    }
+
+    /// Every parseable `.cow` file under `dir`, sorted by path (see `load` for the skipped).
+    public static func programs(in dir: String) -> [(path: String, program: Program)] {
+        load(in: dir).programs
     }
 }
 
@@ -128,22 +146,39 @@ public struct CrashWriter: Sendable {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try enc.encode(record)
-        try CrashWriter.atomicWrite(Data(text.utf8), to: path)
+        // The pair is one unit: the sidecar first, the `.cow` last, so a `.cow` never
+        // stands without its sidecar; `cleanOrphans` removes what a kill in between leaves.
         try CrashWriter.atomicWrite(json + Data("\n".utf8), to: (directory as NSString).appendingPathComponent(stem + ".json"))
+        try CrashWriter.atomicWrite(Data(text.utf8), to: path)
         return path
     }
 
-    /// Writes `data` to a temporary file next to `path`, then renames it over `path`.
+    /// Removes what an interrupted writer left in `directory`: temporary files
+    /// (`.<name>.tmp.<pid>`) of processes no longer alive, and crash sidecars whose
+    /// `.cow` is missing (a kill between the two renames). Returns the names removed.
+    @discardableResult
+    public static func cleanOrphans(in directory: String) -> [String] {
+        let fm = FileManager.default
+        guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
+        var removed: [String] = []
+        let present = Set(names)
+        for name in names.sorted() {
+            let path = (directory as NSString).appendingPathComponent(name)
+            if name.hasPrefix("."), let r = name.range(of: ".tmp.", options: .backwards),
+               let pid = Int32(name[r.upperBound...]) {
+                guard pid != getpid(), kill(pid, 0) != 0, errno == ESRCH else { continue }
+                if unlink(path) == 0 { removed.append(name) }
+            } else if name.hasSuffix(".json"), !present.contains(String(name.dropLast(5)) + ".cow"),
+                      let data = fm.contents(atPath: path), (try? CrashRecord.decode(data)) != nil {
+                if unlink(path) == 0 { removed.append(name) }
+            }
+        }
+        return removed
+    }
+
+    /// Writes `data` to `path` without clobbering what stands there (see `OutputFile`):
+    /// a regular file is replaced by rename, a device or FIFO is written through.
     public static func atomicWrite(_ data: Data, to path: String) throws {
-        let dir = (path as NSString).deletingLastPathComponent
-        let tmp = (dir.isEmpty ? "." : dir) + "/." + (path as NSString).lastPathComponent + ".tmp.\(getpid())"
-        guard FileManager.default.createFile(atPath: tmp, contents: data) else {
-            throw CrashStoreError.write(tmp, "cannot create the file")
-        }
-        if rename(tmp, path) != 0 {
-            let why = String(cString: strerror(errno))
-            unlink(tmp)
-            throw CrashStoreError.write(path, why)
-        }
+        do { try OutputFile.write(data, to: path) } catch { throw CrashStoreError.write(path, error.reason) }
     }
 }

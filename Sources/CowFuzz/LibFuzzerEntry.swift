@@ -143,7 +143,7 @@ public final class LibFuzzerEntry {
         for name in names.sorted() where name.hasSuffix(".cow") {
             let path = (dir as NSString).appendingPathComponent(name)
             guard let data = fm.contents(atPath: path), let text = String(data: data, encoding: .utf8),
-                  let program = try? Program(parsing: text, file: path) else { continue }
+                  let program = try? Program(parsing: text, file: path, requireHeader: true) else { continue }
             for s in Signature.of(program, outcomes: checker.check(program)) { out.insert(s.text) }
         }
         return out

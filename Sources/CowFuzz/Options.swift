@@ -25,19 +25,26 @@ public enum FuzzOptions {
     /// (read, readpin or readpipe) or nothing could ever show a wrong value.
     public static func opKinds(_ s: String) throws(OptionError) -> [OpKind] {
         var out: [OpKind] = []
-        for w in s.split(separator: ",") {
+        let words = s.split(separator: ",", omittingEmptySubsequences: false)
+        guard !words.isEmpty, !words.contains(where: \.isEmpty) else {
+            throw OptionError("--ops expects a comma-separated list of op kinds without empty items, got '\(s)'")
+        }
+        for w in words {
             guard let k = OpKind(name: String(w)) else {
                 throw OptionError("--ops: unknown op kind '\(w)' (kinds: \(OpKind.allCases.map(\.name).joined(separator: ",")))")
             }
             if !out.contains(k) { out.append(k) }
         }
         guard !out.isEmpty else { throw OptionError("--ops expects a comma-separated list of op kinds") }
+        guard out.contains(where: \.observes) else {
+            throw OptionError("--ops '\(s)' has no observing op (read, readpin or readpipe): nothing could ever show a wrong value")
+        }
         return out.sorted()
     }
 
     /// `--diff A,B`: two different policy names of `available`.
     public static func diff(_ s: String, available: [String]) throws(OptionError) -> (String, String) {
-        let parts = s.split(separator: ",").map(String.init)
+        let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
         guard parts.count == 2, parts[0] != parts[1] else {
             throw OptionError("--diff expects two different policies A,B, such as linux-5.7,linux-5.8, got '\(s)'")
         }

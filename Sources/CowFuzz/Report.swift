@@ -65,6 +65,9 @@ public struct FuzzReport: Sendable, Codable {
     public var newFindings: Int
     public var findings: [Entry]
     public var counters: [String: Counters]
+    /// Files of the corpus and crashes directories that could not be read as programs,
+    /// with their errors (set by the command line tool; absent in older reports).
+    public var skippedFiles: [String]?
 
     public init(config: CampaignConfig, result: CampaignResult) {
         let c = config

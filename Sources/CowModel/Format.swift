@@ -5,6 +5,48 @@
 public enum CowFormat {
     public static let version = 1
     public static let header = "# cowfuzz 1"
+
+    /// The longest part of a token an error message repeats.
+    public static let quotedLength = 40
+
+    /// A token as an error message shows it: in quotes, cut to `quotedLength`
+    /// characters, control and other invisible characters escaped (`\0`, `\x1b`,
+    /// `\u{200b}`), so a message stays one short printable line whatever the input.
+    public static func quote(_ s: some StringProtocol) -> String {
+        var out = "'"
+        var n = 0
+        var cut = false
+        for ch in s {
+            if n == quotedLength { cut = true; break }
+            n += 1
+            out += escaped(ch)
+        }
+        out += "'"
+        if cut { out += "… (\(s.count) characters)" }
+        return out
+    }
+
+    /// Escapes every control, format or unassigned scalar of `s` (used on whole messages).
+    public static func printable(_ s: some StringProtocol) -> String {
+        var out = ""
+        for ch in s { out += escaped(ch) }
+        return out
+    }
+
+    static func escaped(_ ch: Character) -> String {
+        var out = ""
+        for u in ch.unicodeScalars {
+            switch u.properties.generalCategory {
+            case .control, .format, .unassigned, .surrogate, .privateUse, .lineSeparator, .paragraphSeparator:
+                if u.value == 0 { out += "\\0" } else if u.value < 0x100 {
+                    out += "\\x" + (u.value < 0x10 ? "0" : "") + String(u.value, radix: 16)
+                } else { out += "\\u{" + String(u.value, radix: 16) + "}" }
+            default:
+                out.unicodeScalars.append(u)
+            }
+        }
+        return out
+    }
 }
 
 /// A parse error with its position and what was expected there.
@@ -21,7 +63,8 @@ public struct ParseError: Error, Hashable, Sendable, CustomStringConvertible {
         self.message = message
     }
 
-    public var description: String { "\(file):\(line):\(column): \(message)" }
+    /// One printable line: control bytes in the file name or message are escaped.
+    public var description: String { CowFormat.printable("\(file):\(line):\(column): \(message)") }
 }
 
 // MARK: - Printing
@@ -114,8 +157,14 @@ private func rangeText(_ range: PageRange?) -> String {
 
 extension Program {
     /// Parses `.cow` text. `file` names the source in error messages.
-    public init(parsing text: String, file: String = "<input>") throws(ParseError) {
+    ///
+    /// A version header `# cowfuzz N` is only ever accepted on line 1 (on a later line it
+    /// is an error, never a comment). `requireHeader` (every reader of a file passes it)
+    /// makes it compulsory, so an empty file or one without it is rejected; text built
+    /// in code may leave it out.
+    public init(parsing text: String, file: String = "<input>", requireHeader: Bool = false) throws(ParseError) {
         var p = Parser(file: file)
+        p.requireHeader = requireHeader
         self = try p.parse(text)
     }
 }
@@ -133,6 +182,7 @@ private struct Token {
 private struct Parser {
     let file: String
     var line = 0
+    var requireHeader = false
 
     init(file: String) { self.file = file }
 
@@ -144,23 +194,31 @@ private struct Parser {
         var program = Program(ops: [])
         var seenContent = false
         var sawHeader = false
-        for raw in text.split(separator: "\n", omittingEmptySubsequences: false) {
+        // "\r\n" is one Character in Swift: split on both, so CRLF files parse like LF ones.
+        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
             line += 1
             let lineText = raw.hasSuffix("\r") ? raw.dropLast() : raw
             let trimmed = lineText.drop(while: { $0 == " " || $0 == "\t" })
+            if line == 1 && requireHeader && !trimmed.hasPrefix("#") {
+                throw fail(1, "expected the version header '\(CowFormat.header)' on line 1")
+            }
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("#") {
                 let body = trimmed.dropFirst()
                 let words = body.split(separator: " ")
-                if !seenContent && !sawHeader && program.comments.isEmpty && words.first == "cowfuzz" {
-                    guard words.count == 2, let v = Int(words[1]) else {
-                        throw fail(1, "expected a version header '# cowfuzz 1'")
+                let looksLikeHeader = words.count == 2 && words[0] == "cowfuzz" && Int(words[1]) != nil
+                if line == 1 && (words.first == "cowfuzz" || requireHeader) {
+                    guard words.count == 2, words[0] == "cowfuzz", let v = Int(words[1]) else {
+                        throw fail(1, "expected the version header '\(CowFormat.header)' on line 1")
                     }
                     guard v == CowFormat.version else {
                         throw fail(3, "unsupported format version \(v) (this cowfuzz reads version \(CowFormat.version))")
                     }
                     sawHeader = true
                     continue
+                }
+                if looksLikeHeader {
+                    throw fail(1, "a version header must be line 1" + (sawHeader ? " (this file has one there already)" : ""))
                 }
                 if !seenContent { program.comments.append(String(body)) }
                 continue
@@ -176,6 +234,9 @@ private struct Parser {
             } else {
                 program.ops.append(try op(tokens))
             }
+        }
+        if requireHeader && !sawHeader {
+            throw fail(1, "expected the version header '\(CowFormat.header)' on line 1 (the file is empty)")
         }
         return program
     }
@@ -207,7 +268,7 @@ private struct Parser {
             guard t.count >= 2 else { throw fail(t[0].column + 8, "expected a policy name after @expect") }
             let name = String(t[1].text)
             guard KnownPolicyNames.all.contains(name) else {
-                throw fail(t[1].column, "unknown policy '\(name)' (expected one of \(KnownPolicyNames.all.joined(separator: ", ")))")
+                throw fail(t[1].column, "unknown policy \(CowFormat.quote(name)) (expected one of \(KnownPolicyNames.all.joined(separator: ", ")))")
             }
             guard t.count == 3 else {
                 throw fail(t.count < 3 ? t[1].column + t[1].text.count + 1 : t[3].column,
@@ -221,7 +282,7 @@ private struct Parser {
                 } else if let v = Verdict(name: String(part)) {
                     set.insert(v)
                 } else {
-                    throw fail(col, "unknown verdict '\(part)' (expected clean, isolation, coherence, integrity or leak)")
+                    throw fail(col, "unknown verdict \(CowFormat.quote(part)) (expected clean, isolation, coherence, integrity or leak)")
                 }
                 col += part.count + 1
             }
@@ -232,7 +293,7 @@ private struct Parser {
             }
             program.thpOrder = n
         default:
-            throw fail(t[0].column, "unknown directive '\(t[0].text)' (expected @expect or @thp-order)")
+            throw fail(t[0].column, "unknown directive \(CowFormat.quote(t[0].text)) (expected @expect or @thp-order)")
         }
     }
 
@@ -249,7 +310,7 @@ private struct Parser {
         guard s.hasPrefix(prefix), let n = Int(s.dropFirst(prefix.count)), n >= 0, n < Limits.names,
               String(n) == s.dropFirst(prefix.count)
         else {
-            throw fail(t[i].column, "expected \(what) (\(prefix)0…\(prefix)\(Limits.names - 1)), found '\(s)'")
+            throw fail(t[i].column, "expected \(what) (\(prefix)0…\(prefix)\(Limits.names - 1)), found \(CowFormat.quote(s))")
         }
         return n
     }
@@ -262,14 +323,14 @@ private struct Parser {
         guard i < t.count else { throw fail(endColumn(t), "expected a page such as r0[0]") }
         let s = t[i].text
         guard let open = s.firstIndex(of: "["), s.hasSuffix("]") else {
-            throw fail(t[i].column, "expected a page such as r0[0], found '\(s)'")
+            throw fail(t[i].column, "expected a page such as r0[0], found \(CowFormat.quote(s))")
         }
         let rtok = [Token(text: s[..<open], column: t[i].column)]
         let r = try region(rtok, 0)
         let idx = s[s.index(after: open)..<s.index(before: s.endIndex)]
         guard let n = Int(idx), n >= 0, n < Limits.pages else {
             throw fail(t[i].column + s.distance(from: s.startIndex, to: open) + 1,
-                       "expected a page index from 0 to \(Limits.pages - 1), found '\(idx)'")
+                       "expected a page index from 0 to \(Limits.pages - 1), found \(CowFormat.quote(idx))")
         }
         return (r, n)
     }
@@ -277,7 +338,7 @@ private struct Parser {
     func value(_ t: [Token], _ i: Int) throws(ParseError) -> UInt8 {
         guard i < t.count else { throw fail(endColumn(t), "expected a value from 1 to 255") }
         guard let v = Int(t[i].text), (1...255).contains(v) else {
-            throw fail(t[i].column, "expected a value from 1 to 255, found '\(t[i].text)'")
+            throw fail(t[i].column, "expected a value from 1 to 255, found \(CowFormat.quote(t[i].text))")
         }
         return UInt8(v)
     }
@@ -289,18 +350,18 @@ private struct Parser {
     }
 
     func noMore(_ t: [Token], _ i: Int) throws(ParseError) {
-        if i < t.count { throw fail(t[i].column, "unexpected '\(t[i].text)' at the end of the op") }
+        if i < t.count { throw fail(t[i].column, "unexpected \(CowFormat.quote(t[i].text)) at the end of the op") }
     }
 
     /// Optional `from=i count=n` from token `i` to the end.
     func range(_ t: [Token], _ i: Int) throws(ParseError) -> PageRange? {
         if i >= t.count { return nil }
         guard t[i].text.hasPrefix("from="), let f = Int(t[i].text.dropFirst(5)), f >= 0, f < Limits.pages else {
-            throw fail(t[i].column, "expected 'from=i count=n' or the end of the op, found '\(t[i].text)'")
+            throw fail(t[i].column, "expected 'from=i count=n' or the end of the op, found \(CowFormat.quote(t[i].text))")
         }
         guard i + 1 < t.count else { throw fail(endColumn(t), "expected 'count=n' after 'from=\(f)'") }
         guard t[i + 1].text.hasPrefix("count="), let n = Int(t[i + 1].text.dropFirst(6)), n >= 1, n <= Limits.pages else {
-            throw fail(t[i + 1].column, "expected 'count=n' with n from 1 to \(Limits.pages), found '\(t[i + 1].text)'")
+            throw fail(t[i + 1].column, "expected 'count=n' with n from 1 to \(Limits.pages), found \(CowFormat.quote(t[i + 1].text))")
         }
         try noMore(t, i + 2)
         return PageRange(from: f, count: n)
@@ -309,7 +370,7 @@ private struct Parser {
     mutating func op(_ t: [Token]) throws(ParseError) -> Op {
         let word = String(t[0].text)
         guard let kind = OpKind(name: word) else {
-            throw fail(t[0].column, "unknown op '\(word)' (expected one of \(OpKind.allCases.map(\.name).joined(separator: ", ")))")
+            throw fail(t[0].column, "unknown op \(CowFormat.quote(word)) (expected one of \(OpKind.allCases.map(\.name).joined(separator: ", ")))")
         }
         switch kind {
         case .mmap:
@@ -329,7 +390,7 @@ private struct Parser {
                 i += 1
             }
             if i < t.count {
-                throw fail(t[i].column, "expected 'shared', 'file', 'thp', 'hugetlb' (in that order) or the end of the op, found '\(t[i].text)'")
+                throw fail(t[i].column, "expected 'shared', 'file', 'thp', 'hugetlb' (in that order) or the end of the op, found \(CowFormat.quote(t[i].text))")
             }
             return .mmap(p: p, r: r, pages: n, backing: backing, huge: huge)
         case .munmap:
@@ -388,7 +449,7 @@ private struct Parser {
             var last = -1
             for k in 5..<max(5, t.count) {
                 guard let idx = PinFlags.words.firstIndex(where: { $0.1 == t[k].text }), idx > last else {
-                    throw fail(t[k].column, "expected pin flags 'rw', 'longterm', 'fast', 'get' (in that order), found '\(t[k].text)'")
+                    throw fail(t[k].column, "expected pin flags 'rw', 'longterm', 'fast', 'get' (in that order), found \(CowFormat.quote(t[k].text))")
                 }
                 flags.insert(PinFlags.words[idx].0)
                 last = idx
@@ -432,7 +493,7 @@ private struct Parser {
         // An empty schedule ("schedule=") runs the lanes one after the other.
         let listed = last.text.dropFirst(9)
         for part in listed.isEmpty ? [] : listed.split(separator: ",", omittingEmptySubsequences: false) {
-            guard let v = UInt8(part), v < 8 else { throw fail(col, "expected a lane number from 0 to 7 in the schedule, found '\(part)'") }
+            guard let v = UInt8(part), v < 8 else { throw fail(col, "expected a lane number from 0 to 7 in the schedule, found \(CowFormat.quote(part))") }
             schedule.append(v)
             col += part.count + 1
         }
@@ -445,7 +506,7 @@ private struct Parser {
                 // "p1:" names the lane's process; it goes back in as the op's first operand.
                 let pTok = Token(text: head.text.dropLast(), column: head.column)
                 _ = try process([pTok], 0)
-                guard toks.count >= 2 else { throw fail(head.column, "expected an op after '\(head.text)'") }
+                guard toks.count >= 2 else { throw fail(head.column, "expected an op after \(CowFormat.quote(head.text))") }
                 toks = [toks[1], pTok] + toks.dropFirst(2)
             }
             let op = try self.op(toks)

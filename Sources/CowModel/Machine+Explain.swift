@@ -36,23 +36,103 @@ public struct StepView: Hashable, Sendable {
     public var substeps: [RaceSubstep] = []
 }
 
-extension Machine {
-    /// Runs the program op by op with events on, snapshotting every named page.
-    public static func explain(_ program: Program) -> [StepView] {
-        var m = Machine<P>()
+/// A page a program names: page `page` of region `region` of process `process`.
+public struct PageKey: Hashable, Sendable {
+    public var process: Int
+    public var region: Int
+    public var page: Int
+    public init(_ process: Int, _ region: Int, _ page: Int) {
+        self.process = process
+        self.region = region
+        self.page = page
+    }
+    var packed: Int { (process * Limits.names + region) * Limits.pages + page }
+}
+
+extension Program {
+    /// The pages `explain` shows, in first-use order: every page an op names, the
+    /// first four of each mapping, and a fork child's copies of its parent's.
+    public var namedPages: [PageKey] {
+        var named: [PageKey] = []
+        var seen = Set<PageKey>()
+        func note(_ p: Int, _ r: Int, _ i: Int) {
+            let k = PageKey(p, r, i)
+            if seen.insert(k).inserted { named.append(k) }
+        }
+        for op in ops {
+            switch op {
+            case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
+                let .pokemem(p, r, i, _), let .migrate(p, r, i), let .swapout(p, r, i), let .splitpmd(p, r, i), let .splitthp(p, r, i):
+                note(p, r, i)
+            case let .mmap(p, r, pages, _, _):
+                for i in 0..<min(pages, 4) { note(p, r, i) }
+            case let .fork(p, c):
+                for k in named where k.process == p { note(c, k.region, k.page) }
+            case let .race(lanes, _):
+                for lane in lanes {
+                    switch lane {
+                    case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
+                        let .pokemem(p, r, i, _):
+                        note(p, r, i)
+                    default: break
+                    }
+                }
+            default: break
+            }
+        }
+        return named
+    }
+}
+
+/// Steps a program through one policy for `explain`, one op at a time: memory holds one
+/// step's views of the named pages, never the whole run (issue 15 item 4). A class
+/// because it owns the machine between steps.
+public final class ExplainSession {
+    let stepFn: () -> StepView?
+    init(_ step: @escaping () -> StepView?) { stepFn = step }
+    /// The state after the next op, or nil after the last.
+    public func next() -> StepView? { stepFn() }
+}
+
+/// The machine an `ExplainSession` steps (a class: the session mutates it in place).
+final class ExplainMachine<P: Policy> {
+    var m = Machine<P>()
+    let program: Program
+    var i = 0
+
+    init(_ program: Program, pages: [PageKey]?) {
+        self.program = program
         m.load(program)
         m.s.tracing = true
         m.s.laneStatuses.removeAll()
+        m.s.explainPages = pages.map { Set($0.map(\.packed)) }
+    }
+
+    func step() -> StepView? {
+        guard i < program.ops.count else { return nil }
+        let op = program.ops[i]
+        m.s.events.removeAll(keepingCapacity: true)
+        m.s.raceTrace.removeAll()
+        let (st, obs) = m.apply(op, index: i)
+        var view = StepView(index: i, op: op, status: st, observed: obs, events: m.s.events, pages: m.pageViews())
+        view.substeps = m.s.raceTrace
+        i += 1
+        return view
+    }
+}
+
+extension Machine {
+    /// A session over `program` showing `pages` (nil: every mapped page).
+    public static func explainSession(_ program: Program, pages: [PageKey]?) -> ExplainSession {
+        let box = ExplainMachine<P>(program, pages: pages)
+        return ExplainSession { box.step() }
+    }
+
+    /// Every step of `program`, with views of its named pages (`Program.namedPages`).
+    public static func explain(_ program: Program) -> [StepView] {
+        let session = explainSession(program, pages: program.namedPages)
         var out: [StepView] = []
-        for (i, op) in program.ops.enumerated() {
-            let before = m.s.events.count
-            m.s.raceTrace.removeAll()
-            let (st, obs) = m.apply(op, index: i)
-            let ev = Array(m.s.events[before...])
-            var view = StepView(index: i, op: op, status: st, observed: obs, events: ev, pages: m.pageViews())
-            view.substeps = m.s.raceTrace
-            out.append(view)
-        }
+        while let v = session.next() { out.append(v) }
         return out
     }
 
@@ -74,6 +154,7 @@ extension Machine {
                 let reg = s.regions[s.regionIndex(p, r)]
                 guard reg.exists else { continue }
                 for k in 0..<Int(reg.pages) {
+                    if let shown = s.explainPages, !shown.contains(PageKey(p, r, k).packed) { continue }
                     let sl = s.slots[s.slotIndex(p, r, k)]
                     guard sl.inVMA else { continue }
                     var v = PageView(process: p, region: r, page: k, entry: "-", frame: -1, content: 0, mapcount: 0,

@@ -210,6 +210,8 @@ public struct MachineState: Sendable {
     public var laneStatuses: [OpStatus] = []
     /// The steps of races, for `explain` (recorded only when tracing).
     public var raceTrace: [RaceSubstep] = []
+    /// The pages `explain` shows (`PageKey.packed`); nil shows every mapped page.
+    public var explainPages: Set<Int>?
 
     public var procCap = 0
     public var regionCap = 0

@@ -25,6 +25,7 @@ public struct PolicyEntry: Sendable {
     public let tracksExclusive: Bool
     let makeRunnerFn: @Sendable () -> any PolicyRunner
     let explainFn: @Sendable (Program) -> [StepView]
+    let explainSessionFn: @Sendable (Program, [PageKey]?) -> ExplainSession
 
     public init<P: Policy>(_ p: P.Type) {
         name = P.name
@@ -33,6 +34,7 @@ public struct PolicyEntry: Sendable {
         tracksExclusive = P.tracksExclusive
         makeRunnerFn = { MachineRunner<P>() }
         explainFn = { program in Machine<P>.explain(program) }
+        explainSessionFn = { program, pages in Machine<P>.explainSession(program, pages: pages) }
     }
 
     /// A runner that keeps its machine's buffers across programs (one per worker).
@@ -47,6 +49,9 @@ public struct PolicyEntry: Sendable {
 
     /// Step-by-step views for `explain`.
     public func explain(_ program: Program) -> [StepView] { explainFn(program) }
+
+    /// `explain` one op at a time, showing `pages` (nil: every mapped page).
+    public func explainSession(_ program: Program, pages: [PageKey]?) -> ExplainSession { explainSessionFn(program, pages) }
 }
 
 /// Runs programs on one policy, reusing its machine.

@@ -1,7 +1,14 @@
+import CowFuzz
 import Foundation
 
 /// A usage or input error: one line on stderr and exit status 2.
 struct UsageError: Error, CustomStringConvertible {
+    var description: String
+    init(_ message: String) { description = message }
+}
+
+/// An internal error (a crashed helper): one line on stderr and exit status 3.
+struct InternalError: Error, CustomStringConvertible {
     var description: String
     init(_ message: String) { description = message }
 }
@@ -13,15 +20,31 @@ struct Args {
     private var flags: Set<String> = []
     private var consumed: Set<String> = []
 
-    /// `valueOptions` take an argument; `flagOptions` do not. Anything else starting
-    /// with `-` is an error.
+    /// `valueOptions` take an argument (`--name value` or `--name=value`); `flagOptions`
+    /// do not. Anything else starting with `-` is an error, and so are an option given
+    /// twice (the last value would silently win) and an empty value (`--policies ""`
+    /// from an unset variable would select nothing and check nothing).
     init(_ argv: ArraySlice<String>, valueOptions: Set<String>, flagOptions: Set<String>) throws {
         var it = argv.makeIterator()
+        var seen: Set<String> = []
+        func once(_ name: String) throws {
+            guard seen.insert(name).inserted else { throw UsageError("\(name) given twice (give each option once)") }
+        }
         while let a = it.next() {
-            if valueOptions.contains(a) {
+            if a.hasPrefix("--"), let eq = a.firstIndex(of: "="), valueOptions.contains(String(a[..<eq])) || flagOptions.contains(String(a[..<eq])) {
+                let name = String(a[..<eq])
+                guard valueOptions.contains(name) else { throw UsageError("\(name) takes no value, got '\(a)'") }
+                try once(name)
+                let v = String(a[a.index(after: eq)...])
+                guard !v.isEmpty else { throw UsageError("\(name) needs a value, got an empty one") }
+                values[name] = v
+            } else if valueOptions.contains(a) {
+                try once(a)
                 guard let v = it.next() else { throw UsageError("\(a) needs a value") }
+                guard !v.isEmpty else { throw UsageError("\(a) needs a value, got an empty one") }
                 values[a] = v
             } else if flagOptions.contains(a) {
+                try once(a)
                 flags.insert(a)
             } else if a.hasPrefix("-") && a.count > 1 {
                 throw UsageError("unknown option \(a)")
@@ -29,6 +52,16 @@ struct Args {
                 positionals.append(a)
             }
         }
+    }
+
+    /// A comma-separated list option: nil when absent; an empty item (`a,,b`, `a,`) is an error.
+    func list(_ name: String) throws -> [String]? {
+        guard let v = values[name] else { return nil }
+        let items = v.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
+        guard !items.contains(where: \.isEmpty) else {
+            throw UsageError("\(name) expects a comma-separated list without empty items, got '\(v)'")
+        }
+        return items
     }
 
     func value(_ name: String) -> String? { values[name] }
@@ -68,10 +101,14 @@ func parseDuration(_ s: String) -> Double? {
 
 /// The policies named by `--policies LIST|all` (default all).
 import CowModel
-func selectPolicies(_ list: String?) throws -> [PolicyEntry] {
+func selectPolicies(_ list: String?, option: String = "--policies") throws -> [PolicyEntry] {
     guard let list, list != "all" else { return PolicyRegistry.all }
+    let names = list.split(separator: ",", omittingEmptySubsequences: false)
+    guard !names.isEmpty, !names.contains(where: \.isEmpty) else {
+        throw UsageError("\(option) expects a comma-separated list of policies or 'all' without empty items, got '\(list)'")
+    }
     var out: [PolicyEntry] = []
-    for name in list.split(separator: ",") {
+    for name in names {
         guard let p = PolicyRegistry.named(String(name)) else {
             throw UsageError("unknown policy '\(name)' (run 'cowfuzz policies' for the list)")
         }
@@ -86,14 +123,7 @@ func printErr(_ s: String) {
 
 /// Reads and parses a `.cow` file; a parse error becomes a one-line usage error.
 func loadProgram(_ path: String) throws -> Program {
-    guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
-        throw UsageError("\(path): cannot read the file")
-    }
-    do {
-        return try Program(parsing: text, file: path)
-    } catch {
-        throw UsageError(error.description)
-    }
+    do { return try CowFile.load(path) } catch { throw UsageError(error.description) }
 }
 
 /// The `.cow` files named by the arguments: files, or every `.cow` under a directory, sorted.
@@ -102,7 +132,10 @@ func collectCowFiles(_ paths: [String]) throws -> [String] {
     let fm = FileManager.default
     for p in paths {
         var isDir: ObjCBool = false
-        guard fm.fileExists(atPath: p, isDirectory: &isDir) else { throw UsageError("\(p): no such file or directory") }
+        guard fm.fileExists(atPath: p, isDirectory: &isDir) else {
+            do { _ = try CowFile.read(p) } catch { throw UsageError(error.description) }
+            throw UsageError("\(p): no such file or directory")
+        }
         if isDir.boolValue {
             let items = (fm.enumerator(atPath: p)?.compactMap { $0 as? String } ?? []).filter { $0.hasSuffix(".cow") }.sorted()
             out += items.map { (p as NSString).appendingPathComponent($0) }
@@ -111,4 +144,55 @@ func collectCowFiles(_ paths: [String]) throws -> [String] {
         }
     }
     return out
+}
+
+/// Warns on stderr about each `.cow` file under `dirs` that is not a program, one line
+/// each with its error; under `--strict` the first one is a usage error instead.
+func checkStores(_ dirs: [String], command: String, strict: Bool) throws -> [CorpusStore.Skipped] {
+    var all: [CorpusStore.Skipped] = []
+    for dir in dirs {
+        for s in CorpusStore.load(in: dir).skipped {
+            if strict { throw UsageError("\(s.description) (--strict: every .cow file must parse)") }
+            printErr("cowfuzz \(command): warning: skipping \(s.description)")
+            all.append(s)
+        }
+    }
+    return all
+}
+
+/// `--real-tiers` only means something to the real backend: with the model it is an error.
+func rejectRealOnlyOptions(_ args: Args) throws {
+    if args.value("--real-tiers") != nil && args.value("--backend") != "real" {
+        throw UsageError("--real-tiers needs --backend real (the model runs every tier)")
+    }
+}
+
+/// `--max-file-size N[K|M|G]` (bytes), a global option of every command: taken out of
+/// the arguments before the command sees them.
+func takeMaxFileSize(_ argv: ArraySlice<String>) throws -> ArraySlice<String> {
+    var out: [String] = []
+    var it = argv.makeIterator()
+    var seen = false
+    while let a = it.next() {
+        var value: String?
+        if a == "--max-file-size" {
+            guard let v = it.next() else { throw UsageError("--max-file-size needs a value") }
+            value = v
+        } else if a.hasPrefix("--max-file-size=") {
+            value = String(a.dropFirst("--max-file-size=".count))
+        } else {
+            out.append(a)
+            continue
+        }
+        guard !seen else { throw UsageError("--max-file-size given twice (give each option once)") }
+        seen = true
+        let v = value ?? ""
+        let units: [(String, Int)] = [("K", 1 << 10), ("M", 1 << 20), ("G", 1 << 30), ("", 1)]
+        guard let (u, mul) = units.first(where: { v.uppercased().hasSuffix($0.0) }),
+              let n = Int(v.dropLast(u.count)), n >= 1, n <= (1 << 40) / mul else {
+            throw UsageError("--max-file-size expects a size in bytes such as 4096, 512K or 64M, got \(CowFormat.quote(v))")
+        }
+        CowFile.maxBytes = n * mul
+    }
+    return ArraySlice(out)
 }

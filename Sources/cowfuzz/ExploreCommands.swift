@@ -27,14 +27,14 @@ func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
     u.ranges = args.flag("--ranges")
     u.reuseValues = args.flag("--reuse-values")
     u.forkEmpty = args.flag("--fork-empty")
-    if let list = args.value("--ops") {
-        u.kinds = try list.split(separator: ",").map { w in
+    if let list = try args.list("--ops") {
+        u.kinds = try list.map { w in
             guard let k = OpKind(name: String(w)), k != .race else { throw UsageError("--ops: unknown or unsupported op kind '\(w)'") }
             return k
         }
     }
-    if let list = args.value("--backings") {
-        u.backings = try list.split(separator: ",").map { w in
+    if let list = try args.list("--backings") {
+        u.backings = try list.map { w in
             switch w {
             case "anon": return .anon
             case "shared": return .shared
@@ -43,16 +43,16 @@ func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
             }
         }
     }
-    if let list = args.value("--pin-flags") {
-        u.pinFlags = try list.split(separator: ",").map { w in
+    if let list = try args.list("--pin-flags") {
+        u.pinFlags = try list.map { w in
             guard let f = EnumerationUniverse.parseFlags(String(w)) else {
                 throw UsageError("--pin-flags expects sets such as ro, rw, rw+longterm, get; got '\(w)'")
             }
             return f
         }
     }
-    if let list = args.value("--advice") {
-        u.advices = try list.split(separator: ",").map { w in
+    if let list = try args.list("--advice") {
+        u.advices = try list.map { w in
             guard let a = Advice(name: String(w)) else { throw UsageError("--advice: unknown advice '\(w)'") }
             return a
         }
@@ -130,9 +130,7 @@ func runDecode(_ argv: ArraySlice<String>) throws -> Int32 {
         prog.expectations = outcomes.map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
     }
     if let out = args.value("-o") {
-        guard FileManager.default.createFile(atPath: out, contents: Data(prog.text.utf8)) else {
-            throw UsageError("\(out): cannot write the file")
-        }
+        do { try OutputFile.write(Data(prog.text.utf8), to: out) } catch { throw UsageError("-o \(out): \(error.reason)") }
     } else {
         print(prog.text, terminator: "")
     }
@@ -156,9 +154,10 @@ func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 {
 /// Merges the `crashes/` of several runs (shards) by signature, keeping the smallest
 /// reproducer of each with its JSON sidecar.
 func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o"], flagOptions: [])
+    let args = try Args(argv, valueOptions: ["-o"], flagOptions: ["--strict"])
     guard !args.positionals.isEmpty else { throw UsageError("corpus merge needs at least one DIR") }
     guard let out = args.value("-o") else { throw UsageError("corpus merge needs -o DIR") }
+    _ = try checkStores(args.positionals, command: "corpus merge", strict: args.flag("--strict"))
     let candidates: [CorpusTools.Candidate]
     do { candidates = try CorpusTools.candidates(in: args.positionals) } catch { throw UsageError(error.description) }
     let merged = CorpusTools.merge(candidates)
@@ -173,12 +172,13 @@ func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
 /// Keeps a smallest subset of the programs of DIR with the same coverage (and
 /// signatures): copies it to `-o DIR`, or removes the others from DIR in place.
 func corpusMinimize(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o", "--policies"], flagOptions: ["--dry-run"])
+    let args = try Args(argv, valueOptions: ["-o", "--policies"], flagOptions: ["--dry-run", "--strict"])
     guard args.positionals.count == 1 else { throw UsageError("corpus minimize needs exactly one DIR") }
     let dir = args.positionals[0]
     var isDir: ObjCBool = false
     guard FileManager.default.fileExists(atPath: dir, isDirectory: &isDir), isDir.boolValue else { throw UsageError("\(dir): not a directory") }
     let policies = try selectPolicies(args.value("--policies"))
+    _ = try checkStores([dir], command: "corpus minimize", strict: args.flag("--strict"))
     let files = CorpusStore.programs(in: dir)
     let (kept, total) = CorpusTools.minimize(files.map(\.program), policies: policies)
     let keptSet = Set(kept)

@@ -9,7 +9,7 @@ let campaignValueOptions: Set<String> = [
     "--policies", "--seed", "--time", "--runs", "--jobs", "--max-ops", "--ops", "--corpus", "--crashes",
     "--report", "--junit", "--summary", "--shard", "--diff", "--backend", "--real-tiers",
 ]
-let campaignFlagOptions: Set<String> = ["--no-swarm", "--quiet"]
+let campaignFlagOptions: Set<String> = ["--no-swarm", "--quiet", "--strict"]
 
 /// Builds a campaign from the options; `defaultSeconds` applies when neither `--time`
 /// nor `--runs` is given.
@@ -21,6 +21,7 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
             guard b == "real" else { throw UsageError("--backend expects model or real, got '\(b)'") }
             guard command == "fuzz" else { throw UsageError("--backend real is for fuzz and replay, not \(command)") }
         }
+        try rejectRealOnlyOptions(args)
         c.policies = try selectPolicies(args.value("--policies"))
         c.seed = try args.uint64("--seed") ?? 1
         let time = try args.duration("--time")
@@ -30,7 +31,7 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
         c.seconds = time ?? (runs == nil ? defaultSeconds : nil)
         c.runs = runs ?? (time == nil ? defaultRuns : nil)
         c.jobs = try args.int("--jobs", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...1024)
-        c.generator.maxOps = try FuzzOptions.maxOps(try args.int("--max-ops", default: 40, range: 1...Int.max))
+        c.generator.maxOps = try FuzzOptions.maxOps(try args.int("--max-ops", default: 40, range: 1...1000))
         c.generator.minOps = min(c.generator.minOps, c.generator.maxOps)
         if let ops = args.value("--ops") { c.generator.kinds = try FuzzOptions.opKinds(ops) }
         c.generator.swarm = !args.flag("--no-swarm")
@@ -117,9 +118,25 @@ func runCampaign(_ c: CampaignConfig, quiet: Bool) -> CampaignResult {
     return r
 }
 
-func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResult) throws {
+/// Checks every output path before the first program runs, so a bad path costs nothing:
+/// `--report`, `--summary`, `--junit` and the `--crashes` directory.
+func checkOutputs(_ args: Args, config c: CampaignConfig) throws {
+    for name in ["--report", "--summary", "--junit"] {
+        guard let path = args.value(name) else { continue }
+        do { try OutputFile.check(path) } catch { throw UsageError("\(name) \(path): \(error.reason)") }
+    }
+    if let dir = c.crashesDir {
+        do { try OutputFile.checkDirectory(dir) } catch {
+            throw UsageError("--crashes \(dir): \(error.reason)")
+        }
+    }
+}
+
+func writeOutputs(_ args: Args, config c: CampaignConfig, result r: CampaignResult, skipped: [CorpusStore.Skipped]) throws {
     if let path = args.value("--report") {
-        do { try CrashWriter.atomicWrite(try FuzzReport(config: c, result: r).json(), to: path) } catch {
+        var report = FuzzReport(config: c, result: r)
+        report.skippedFiles = skipped.map(\.description)
+        do { try CrashWriter.atomicWrite(try report.json(), to: path) } catch {
             throw UsageError("--report \(path): \(error)")
         }
     }
@@ -170,6 +187,11 @@ func padded(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + Stri
 func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions)
     let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
+    try checkOutputs(args, config: c)
+    let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "fuzz", strict: args.flag("--strict"))
+    if let dir = c.crashesDir {
+        for name in CrashWriter.cleanOrphans(in: dir) { printErr("cowfuzz fuzz: removed \(name) from \(dir) (left by an interrupted run)") }
+    }
     if args.value("--backend") == "real" { return try runRealFuzz(args, config: c) }
     let quiet = args.flag("--quiet")
     if !quiet {
@@ -179,10 +201,11 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
             + (c.corpusDir.map { ", corpus \($0)" } ?? "") + (c.crashesDir.map { ", crashes \($0)" } ?? ""))
     }
     let r = runCampaign(c, quiet: quiet)
-    try writeOutputs(args, config: c, result: r)
+    try writeOutputs(args, config: c, result: r, skipped: skipped)
     print(String(format: "%d programs in %.1fs (%.0f/s), coverage %d, %d signatures, %d new%@",
                  r.stats.programs, r.stats.seconds, r.stats.programsPerSecond, r.stats.coverage, r.findings.count,
                  r.stats.newFindings, r.interrupted ? " (interrupted)" : ""))
+    if !skipped.isEmpty { print("\(skipped.count) file(s) of the corpus or crashes directories skipped: they do not parse (see the warnings)") }
     if !r.findings.isEmpty {
         printRootCauses(r)
     }
@@ -198,8 +221,10 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
 func runCompare(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions.union(["--json"]))
     let c = try campaignConfig(args, command: "compare", defaultSeconds: nil, defaultRuns: 200_000)
+    try checkOutputs(args, config: c)
+    let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "compare", strict: args.flag("--strict"))
     let r = runCampaign(c, quiet: args.flag("--quiet") || args.flag("--json"))
-    try writeOutputs(args, config: c, result: r)
+    try writeOutputs(args, config: c, result: r, skipped: skipped)
     let m = CompareMatrix(result: r, seed: c.seed)
     if args.flag("--json") {
         FileHandle.standardOutput.write(try m.json())
@@ -214,6 +239,9 @@ func runShrink(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: ["-o", "--policies", "--signature", "--diff"], flagOptions: ["--quiet"])
     guard args.positionals.count == 1 else { throw UsageError("shrink needs exactly one FILE") }
     let file = args.positionals[0]
+    if let o = args.value("-o") {
+        do { try OutputFile.check(o) } catch { throw UsageError("-o \(o): \(error.reason)") }
+    }
     let prog = try loadProgram(file)
     var policies = try selectPolicies(args.value("--policies"))
     var diff: (Int, Int)?

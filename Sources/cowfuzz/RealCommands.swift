@@ -1,3 +1,4 @@
+import CowFuzz
 import CowModel
 import CowOracle
 import CowReal
@@ -39,6 +40,9 @@ func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, valueOptions: ["-o", "--real-tiers"], flagOptions: [])
     guard args.positionals.count == 1 else { throw UsageError("export-c needs exactly one FILE") }
     let file = args.positionals[0]
+    if let o = args.value("-o") {
+        do { try OutputFile.check(o) } catch { throw UsageError("-o \(o): \(error.reason)") }
+    }
     let prog = try loadProgram(file)
     let tiers = try realTiers(args)
     var statuses: [OpStatus]
@@ -57,9 +61,7 @@ func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
     let source = CExport.source(for: prog, expectations: expectations, assumedStatuses: statuses,
                                 name: (file as NSString).lastPathComponent)
     if let out = args.value("-o") {
-        do { try source.write(toFile: out, atomically: true, encoding: .utf8) } catch {
-            throw UsageError("\(out): cannot write: \(error.localizedDescription)")
-        }
+        do { try OutputFile.write(Data(source.utf8), to: out) } catch { throw UsageError("-o \(out): \(error.reason)") }
         printErr("wrote \(out): \(prog.ops.count) ops, \(expectations.count) observation(s) judged (op statuses of \(from)); build with: cc -O2 -o repro \(out)")
     } else {
         print(source, terminator: "")
@@ -87,7 +89,7 @@ struct RealReplayRow {
 /// Runs one program on the real kernel and the given policies.
 func realReplayRow(file: String, program: Program, policies: [PolicyEntry], tiers: RealTiers) throws -> RealReplayRow {
     let run: RealRun
-    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw UsageError("\(file): \(error.description)") }
+    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw realFailure(file, error) }
     let violations = Checker.judge(program, trace: run.trace, policy: RealBackend.policyName)
     var verdicts = VerdictSet.clean
     for v in violations { verdicts.insert(v.verdict) }
@@ -201,7 +203,7 @@ func realReplayJSON(_ rows: [RealReplayRow]) -> String {
 func realExplain(_ prog: Program, file: String, tiers: RealTiers = []) throws -> Int32 {
     try requireRealBackend()
     let run: RealRun
-    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw UsageError("\(file): \(error.description)") }
+    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw realFailure(file, error) }
     print(realExplainText(prog, run: run))
     return 0
 }
@@ -265,4 +267,16 @@ func realBenchmarkLine(seconds: Double = 1) -> String {
     } catch {
         return "real kernel: not measured (\(error.description))"
     }
+}
+
+/// A real run's error: a crashed or garbled helper is an internal error (exit 3), the
+/// rest (no Linux, no compiler, a bad tier) a usage error (exit 2).
+func realFailure(_ file: String, _ error: any Error) -> any Error {
+    if let e = error as? RealBackendError {
+        switch e {
+        case .executorFailed, .protocolError: return InternalError("\(file): \(e.description)")
+        default: break
+        }
+    }
+    return UsageError("\(file): \(error)")
 }

@@ -27,6 +27,7 @@ func runReplay(_ argv: ArraySlice<String>) throws -> Int32 {
     guard !args.positionals.isEmpty else { throw UsageError("replay needs at least one FILE or DIR") }
     let backend = args.value("--backend") ?? "model"
     guard backend == "model" || backend == "real" else { throw UsageError("--backend expects model or real, got '\(backend)'") }
+    try rejectRealOnlyOptions(args)
     let policies = try selectPolicies(args.value("--policies"))
     let files = try collectCowFiles(args.positionals)
     guard !files.isEmpty else { throw UsageError("no .cow files in \(args.positionals.joined(separator: " "))") }
@@ -109,17 +110,22 @@ func runExplain(_ argv: ArraySlice<String>) throws -> Int32 {
     guard args.positionals.count == 1 else { throw UsageError("explain needs exactly one FILE") }
     let prog = try loadProgram(args.positionals[0])
     var policies = try selectPolicies(args.value("--policies"))
-    if let one = args.value("--policy") { policies = try selectPolicies(one) }
+    if let one = args.value("--policy") {
+        guard args.value("--policies") == nil else { throw UsageError("give --policy or --policies, not both") }
+        policies = try selectPolicies(one, option: "--policy")
+    }
     let backend = args.value("--backend") ?? "model"
     guard backend == "model" || backend == "real" else { throw UsageError("--backend expects model or real, got '\(backend)'") }
+    try rejectRealOnlyOptions(args)
     if backend == "real" { return try explainReal(prog, file: args.positionals[0], args: args) }
-    print(explainText(prog, policies: policies))
+    explainText(prog, policies: policies) { print($0, terminator: "") }
     return 0
 }
 
-/// The explanation as text (also used by tests).
-func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
-    let steps = policies.map { $0.explain(prog) }
+/// The explanation as text, emitted op by op: each policy's machine steps in lockstep
+/// and shows only the pages the program names, so memory stays O(named pages ×
+/// policies) whatever the program's length (issue 15 item 4).
+func explainText(_ prog: Program, policies: [PolicyEntry], emit: (String) -> Void) {
     let outcomes = Checker.check(prog, policies: policies, options: RunOptions(paranoid: true))
     var out = ""
     let single = policies.count == 1
@@ -142,37 +148,20 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
     for p in policies { out += "  \(p.name.padding(toLength: 12, withPad: " ", startingAt: 0)) \(p.kernels): \(p.summary)\n" }
     out += "\n"
     // Pages named by the program, in first-use order.
-    var named: [(Int, Int, Int)] = []
-    func note(_ p: Int, _ r: Int, _ i: Int) { if !named.contains(where: { $0 == (p, r, i) }) { named.append((p, r, i)) } }
-    for op in prog.ops {
-        switch op {
-        case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
-            let .pokemem(p, r, i, _), let .migrate(p, r, i), let .swapout(p, r, i), let .splitpmd(p, r, i), let .splitthp(p, r, i):
-            note(p, r, i)
-        case let .mmap(p, r, pages, _, _):
-            for i in 0..<min(pages, 4) { note(p, r, i) }
-        case let .fork(p, c):
-            for (pp, r, i) in named where pp == p { note(c, r, i) }
-        case let .race(lanes, _):
-            for lane in lanes {
-                switch lane {
-                case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
-                    let .pokemem(p, r, i, _):
-                    note(p, r, i)
-                default: break
-                }
-            }
-        default: break
-        }
-    }
+    let named = prog.namedPages.map { ($0.process, $0.region, $0.page) }
+    let sessions = policies.map { $0.explainSession(prog, pages: prog.namedPages) }
     var head = "".padding(toLength: 12, withPad: " ", startingAt: 0)
     for p in policies { head += p.name.padding(toLength: col, withPad: " ", startingAt: 0) }
     for (k, op) in prog.ops.enumerated() {
+        emit(out)
+        out = ""
+        // This op's step of every policy.
+        let steps = sessions.map { $0.next()! }
         out += "#\(k)  \(op.text)\n"
         out += head + "\n"
         var status = "  result".padding(toLength: 12, withPad: " ", startingAt: 0)
         for s in steps {
-            let st = s[k]
+            let st = s
             var t: String
             switch st.status {
             case .executed: t = st.observed >= 0 ? "saw \(st.observed)" : "ok"
@@ -184,9 +173,9 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
         out += status + "\n"
         if case .race = op {
             // A race: each policy's interleaved steps with their lane, process and pages.
-            for (pi, s) in steps.enumerated() where !s[k].substeps.isEmpty {
+            for (pi, s) in steps.enumerated() where !s.substeps.isEmpty {
                 out += "  \(policies[pi].name) steps:\n"
-                for sub in s[k].substeps {
+                for sub in s.substeps {
                     let who = sub.process >= 0 ? "p\(sub.process)" : "-"
                     let evs = sub.events.compactMap(describe).joined(separator: "; ")
                     out += "    lane \(sub.lane) (\(who)): \(sub.text)\(sub.blocked ? " [blocked]" : "")\(evs.isEmpty ? "" : " — " + evs)\n"
@@ -198,7 +187,7 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
                 }
             }
         }
-        let decisionRows = steps.map { s in s[k].events.compactMap(describe) }
+        let decisionRows = steps.map { s in s.events.compactMap(describe) }
         let maxRows = decisionRows.map(\.count).max() ?? 0
         for row in 0..<maxRows {
             var line = (row == 0 ? "  decision" : "").padding(toLength: 12, withPad: " ", startingAt: 0)
@@ -208,7 +197,7 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
             out += line + "\n"
         }
         for (p, r, i) in named {
-            let cells = steps.map { s in s[k].pages.first(where: { $0.process == p && $0.region == r && $0.page == i }) }
+            let cells = steps.map { s in s.pages.first(where: { $0.process == p && $0.region == r && $0.page == i }) }
             if cells.allSatisfy({ $0 == nil }) { continue }
             var line = "  p\(p) r\(r)[\(i)]".padding(toLength: 12, withPad: " ", startingAt: 0)
             for c in cells { line += String(cellText(c).prefix(col - 1)).padding(toLength: col, withPad: " ", startingAt: 0) }
@@ -222,7 +211,7 @@ func explainText(_ prog: Program, policies: [PolicyEntry]) -> String {
         out += "  \(o.policy.padding(toLength: 12, withPad: " ", startingAt: 0)) \(o.verdicts.text)\(exp)\n"
         for v in o.violations { out += "      " + v.description + "\n" }
     }
-    return out
+    emit(out + "\n")
 }
 
 func cellText(_ v: PageView?) -> String {

@@ -1,3 +1,4 @@
+import CowModel
 import Foundation
 
 /// cowfuzz: the command-line tool. Arguments are parsed by hand (no packages).
@@ -25,7 +26,11 @@ failed; 2 usage or input error; 3 internal error.
 
 let argv = CommandLine.arguments
 let command = argv.count > 1 ? argv[1] : "help"
-let rest = argv.dropFirst(2)
+let rest: ArraySlice<String>
+do { rest = try takeMaxFileSize(argv.dropFirst(2)) } catch {
+    printErr("cowfuzz \(command): \(error)")
+    exit(2)
+}
 
 let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "replay": runReplay,
@@ -50,15 +55,15 @@ if let hidden = hiddenCommand(command) {
     exit(hidden(rest))
 }
 guard let run = commands[command] else {
-    printErr("cowfuzz: unknown command '\(command)' (run 'cowfuzz help')")
+    printErr("cowfuzz: unknown command \(CowFormat.quote(command)) (run 'cowfuzz help')")
     exit(2)
 }
 do {
     exit(try run(rest))
 } catch let e as UsageError {
-    printErr("cowfuzz \(command): \(e.description)")
+    printErr("cowfuzz \(command): \(CowFormat.printable(e.description))")
     exit(2)
 } catch {
-    printErr("cowfuzz \(command): internal error: \(error)")
+    printErr("cowfuzz \(command): internal error: \(CowFormat.printable("\(error)"))")
     exit(3)
 }

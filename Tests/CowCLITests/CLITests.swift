@@ -66,3 +66,160 @@ import TestSupport
         }
     }
 }
+
+/// Output paths are checked before the first program runs (issue 15 item 7).
+@Suite struct OutputPathTests {
+    @Test(arguments: ["--report", "--junit", "--summary", "--crashes"])
+    func aBadOutputPathFailsBeforeTheCampaignNamingThePathGiven(option: String) throws {
+        let dir = try temporaryDirectory()
+        let file = dir.appendingPathComponent("plain")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let bad = file.path + "/out"
+        let r = try runCowfuzz(["fuzz", "--runs", "200", "--jobs", "1", "--corpus", packageRoot.appendingPathComponent("corpus").path,
+                                option, bad], cwd: dir)
+        #expect(r.status == 2, "\(r.status) \(r.out) \(r.err)")
+        #expect(r.out.isEmpty, "the campaign ran: \(r.out)")
+        #expect(r.err.contains(bad) && !r.err.contains(".tmp."), "\(r.err)")
+    }
+
+    @Test func exportAndShrinkRefuseADirectoryOutput() throws {
+        let dir = try temporaryDirectory()
+        let f = dir.appendingPathComponent("p.cow")
+        try "# cowfuzz 1\n\(cve2020_29374)\n".write(to: f, atomically: true, encoding: .utf8)
+        for cmd in ["shrink", "export-c", "decode"] {
+            let r = try runCowfuzz([cmd, f.path, "-o", dir.path])
+            #expect(r.status == 2, "\(cmd): \(r.status) \(r.err)")
+            #expect(r.err.contains("directory"), "\(cmd): \(r.err)")
+        }
+    }
+}
+
+/// Files that do not parse are never skipped silently (issue 15 item 5).
+@Suite struct SkippedFileTests {
+    func storeWithABadFile() throws -> URL {
+        let dir = try temporaryDirectory()
+        try "# cowfuzz 1\n\(cve2020_29374)\n".write(to: dir.appendingPathComponent("good.cow"), atomically: true, encoding: .utf8)
+        try "# cowfuzz 1\nwrite p0 r0[0] 300\n".write(to: dir.appendingPathComponent("bad.cow"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    @Test func corpusCommandsWarnOncePerSkippedFileAndStrictRefuses() throws {
+        let dir = try storeWithABadFile()
+        let out = try temporaryDirectory().appendingPathComponent("merged").path
+        for args in [["corpus", "minimize", dir.path, "--dry-run"], ["corpus", "merge", dir.path, "-o", out]] {
+            let r = try runCowfuzz(args)
+            #expect(r.status == 0, "\(args): \(r.err)")
+            let warnings = r.err.split(separator: "\n").filter { $0.contains("warning: skipping") }
+            #expect(warnings.count == 1 && warnings[0].contains("bad.cow:2:16"), "\(args): \(r.err)")
+            let strict = try runCowfuzz(args + ["--strict"])
+            #expect(strict.status == 2 && strict.err.contains("bad.cow:2:16"), "\(args): \(strict.err)")
+        }
+    }
+
+    @Test func fuzzWarnsCountsInTheReportAndStrictRefuses() throws {
+        let dir = try storeWithABadFile()
+        let work = try temporaryDirectory()
+        let report = work.appendingPathComponent("r.json").path
+        let args = ["fuzz", "--runs", "50", "--jobs", "1", "--corpus", dir.path, "--crashes", work.appendingPathComponent("c").path]
+        let r = try runCowfuzz(args + ["--report", report])
+        #expect(r.status == 0 || r.status == 1, "\(r.err)")
+        #expect(r.err.contains("warning: skipping") && r.err.contains("bad.cow:2:16"), "\(r.err)")
+        #expect(r.out.contains("1 file(s) of the corpus or crashes directories skipped"), "\(r.out)")
+        let json = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: report))) as? [String: Any]
+        #expect((json?["skippedFiles"] as? [String])?.count == 1)
+        let strict = try runCowfuzz(args + ["--strict"])
+        #expect(strict.status == 2 && strict.out.isEmpty, "\(strict.out) \(strict.err)")
+    }
+}
+
+/// Options: empty lists, repeats, `--opt=value`, ranges, options that cannot apply
+/// (issue 15 items 6 and 12).
+@Suite struct OptionValidationTests {
+    @Test(arguments: [
+        (["replay", "corpus", "--policies", ""], "--policies needs a value"),
+        (["replay", "corpus", "--policies="], "--policies needs a value"),
+        (["replay", "corpus", "--policies", "linux-5.7,"], "without empty items"),
+        (["explain", "corpus/cve-2020-29374-vmsplice-unmap-child.cow", "--policy", ""], "--policy needs a value"),
+        (["fuzz", "--ops", ""], "--ops needs a value"),
+        (["fuzz", "--ops", "read,,write"], "without empty items"),
+        (["fuzz", "--diff", "linux-5.7,linux-5.8,"], "--diff expects two"),
+        (["enumerate", "--depth", "1", "--advice", ""], "--advice needs a value"),
+        (["enumerate", "--depth", "1", "--ops", "read,"], "without empty items"),
+        (["fuzz", "--ops", "mmap,write,fork"], "no observing op"),
+        (["fuzz", "--max-ops", "0"], "from 1 to 1000"),
+        (["fuzz", "--real-tiers", "ksm"], "--real-tiers needs --backend real"),
+        (["replay", "corpus", "--real-tiers", "ksm"], "--real-tiers needs --backend real"),
+        (["fuzz", "--seed", "1", "--seed", "2"], "--seed given twice"),
+        (["fuzz", "--seed=1", "--seed", "2"], "--seed given twice"),
+        (["replay", "corpus", "--json", "--json"], "--json given twice"),
+        (["replay", "corpus", "--json=yes"], "--json takes no value"),
+    ])
+    func rejectedWithStatus2AndTheReason(argv: [String], fragment: String) throws {
+        // From a scratch directory: a regression that runs a campaign writes nothing here.
+        let abs = argv.map { $0.hasPrefix("corpus") ? packageRoot.appendingPathComponent($0).path : $0 }
+        let r = try runCowfuzz(abs + (argv[0] == "fuzz" ? ["--runs", "1", "--corpus", packageRoot.appendingPathComponent("corpus").path] : []),
+                               cwd: try temporaryDirectory())
+        #expect(r.status == 2, "\(argv): \(r.status) \(r.err)")
+        #expect(r.err.split(separator: "\n").count == 1 && r.err.contains(fragment), "\(argv): \(r.err)")
+    }
+
+    @Test func equalsFormIsAccepted() throws {
+        let work = try temporaryDirectory()
+        let r = try runCowfuzz(["fuzz", "--runs=30", "--seed=5", "--jobs=1", "--max-ops=8", "--corpus=" + packageRoot.appendingPathComponent("corpus").path,
+                                "--crashes=" + work.appendingPathComponent("c").path, "--quiet"], cwd: work)
+        #expect(r.status == 0 || r.status == 1, "\(r.err)")
+        #expect(r.out.hasPrefix("30 programs"), "\(r.out)")
+    }
+}
+
+/// Issue 15 item 11: a file without the header is not a program.
+@Suite struct HeaderTests {
+    @Test(arguments: ["", "mmap p0 r0 pages=1\nread p0 r0[0]\n", "# x\n# cowfuzz 2\nksm\n"])
+    func replayRejectsAFileWithoutTheHeaderOnLine1(text: String) throws {
+        let f = try temporaryDirectory().appendingPathComponent("h.cow")
+        try text.write(to: f, atomically: true, encoding: .utf8)
+        let r = try runCowfuzz(["replay", f.path])
+        #expect(r.status == 2 && r.err.contains("h.cow:"), "\(r.status) \(r.err)")
+    }
+}
+
+/// Issue 15 items 12 and 9: errors that say what is wrong, and a file-size limit.
+@Suite struct InputFileTests {
+    @Test func invalidUTF8NamesLineAndColumn() throws {
+        let f = try temporaryDirectory().appendingPathComponent("u.cow")
+        var bytes = Array("# cowfuzz 1\nmmap p0 r0 pages=1\nwrite p0 r0[0] ".utf8)
+        bytes += [0xFF, 0x0A]
+        try Data(bytes).write(to: f)
+        let r = try runCowfuzz(["replay", f.path])
+        #expect(r.status == 2 && r.err.contains("u.cow:3:16: not UTF-8"), "\(r.err)")
+    }
+
+    @Test func aSymlinkLoopIsNamed() throws {
+        let dir = try temporaryDirectory()
+        let a = dir.appendingPathComponent("a.cow").path, b = dir.appendingPathComponent("b.cow").path
+        try FileManager.default.createSymbolicLink(atPath: a, withDestinationPath: b)
+        try FileManager.default.createSymbolicLink(atPath: b, withDestinationPath: a)
+        for cmd in [["replay", a], ["explain", a], ["shrink", a]] {
+            let r = try runCowfuzz(cmd)
+            #expect(r.status == 2 && r.err.contains("symlink loop"), "\(cmd): \(r.err)")
+        }
+    }
+
+    @Test func maxFileSizeLimitsEveryFileWithAClearError() throws {
+        let dir = try temporaryDirectory()
+        let f = dir.appendingPathComponent("big.cow")
+        let body = "# cowfuzz 1\nmmap p0 r0 pages=1\n" + String(repeating: "read p0 r0[0]\n", count: 150)
+        try body.write(to: f, atomically: true, encoding: .utf8)
+        let small = try runCowfuzz(["replay", f.path, "--max-file-size", "1K"])
+        #expect(small.status == 2 && small.err.contains("more than the limit of 1024 bytes"), "\(small.err)")
+        let ok = try runCowfuzz(["replay", "--max-file-size=1M", f.path])
+        #expect(ok.status == 0, "\(ok.err)")
+        let bad = try runCowfuzz(["replay", f.path, "--max-file-size", "0"])
+        #expect(bad.status == 2 && bad.err.contains("--max-file-size expects"), "\(bad.err)")
+        // The default is 16 MiB.
+        let huge = dir.appendingPathComponent("huge.cow")
+        FileManager.default.createFile(atPath: huge.path, contents: Data("# cowfuzz 1\n".utf8) + Data(repeating: 0x0A, count: 16 << 20))
+        let r = try runCowfuzz(["replay", huge.path])
+        #expect(r.status == 2 && r.err.contains("more than the limit of 16777216 bytes"), "\(r.err)")
+    }
+}

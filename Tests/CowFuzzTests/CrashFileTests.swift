@@ -73,4 +73,44 @@ import TestSupport
         #expect(xml.components(separatedBy: "<testcase ").count - 1 == r.findings.count)
         #expect(xml.components(separatedBy: "<failure ").count - 1 == r.stats.newFindings)
     }
+
+    /// One new finding of a short run (written nowhere).
+    func oneFinding() throws -> Finding {
+        var c = CampaignConfig()
+        c.seed = 4
+        c.runs = 1500
+        c.jobs = 2
+        c.generator.maxOps = 24
+        return try #require(Campaign(c).run().findings.first)
+    }
+
+    /// Issue 15 item 13: the `.cow` is renamed last, so it never stands without its sidecar.
+    @Test func aCowFileNeverStandsWithoutItsSidecar() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try oneFinding()
+        // Something the sidecar cannot replace stands at its path: the write fails there.
+        try FileManager.default.createDirectory(atPath: dir + "/" + f.signature.fileStem + ".json", withIntermediateDirectories: false)
+        #expect(throws: CrashStoreError.self) { try CrashWriter(directory: dir).write(f, seed: 4, commandLine: "test") }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/" + f.signature.fileStem + ".cow"))
+    }
+
+    @Test func orphanedTemporariesAndSidecarsAreCleanedAndNothingElse() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let f = try oneFinding()
+        let kept = try CrashWriter(directory: dir).write(f, seed: 4, commandLine: "test")
+        let fm = FileManager.default
+        // A sidecar whose .cow never arrived, copied from a real one.
+        let sidecar = try #require(fm.contents(atPath: String(kept.dropLast(4)) + ".json"))
+        fm.createFile(atPath: dir + "/orphan-0000.json", contents: sidecar)
+        fm.createFile(atPath: dir + "/notes.json", contents: Data("{}".utf8))
+        fm.createFile(atPath: dir + "/.x.cow.tmp.2147483646", contents: Data("half".utf8))
+        fm.createFile(atPath: dir + "/.y.cow.tmp.\(getpid())", contents: Data("mine, in progress".utf8))
+        let removed = CrashWriter.cleanOrphans(in: dir)
+        #expect(removed == [".x.cow.tmp.2147483646", "orphan-0000.json"])
+        let left = try fm.contentsOfDirectory(atPath: dir).sorted()
+        let stem = (kept as NSString).lastPathComponent.dropLast(4)
+        #expect(left == [".y.cow.tmp.\(getpid())", "notes.json", stem + ".cow", stem + ".json"].sorted())
+    }
 }

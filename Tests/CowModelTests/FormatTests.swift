@@ -81,4 +81,62 @@ import TestSupport
             #expect(error.description.hasPrefix("t.cow:\(line):\(column): "))
         }
     }
+
+    /// Issue 15 item 5: "\r\n" is one Character; a CRLF file parses as its LF twin.
+    @Test func crlfLineEndingsParseLikeLF() throws {
+        let lf = "# cowfuzz 1\n# a comment\n@expect linux-5.7 isolation\nmmap p0 r0 pages=1\nwrite p0 r0[0] 1\nread p0 r0[0]\n"
+        let crlf = lf.replacingOccurrences(of: "\n", with: "\r\n")
+        #expect(crlf.utf8.count == lf.utf8.count + 6)
+        let a = try Program(parsing: lf, file: "lf.cow"), b = try Program(parsing: crlf, file: "crlf.cow")
+        #expect(a == b)
+        #expect(b.ops.count == 3 && b.comments == [" a comment"])
+    }
+
+    /// Issue 15 item 11: the header is compulsory in files and only ever on line 1.
+    @Test(arguments: [
+        ("", true, 1, 1, "expected the version header '# cowfuzz 1' on line 1"),
+        ("mmap p0 r0 pages=1\n", true, 1, 1, "on line 1"),
+        ("\n# cowfuzz 1\nksm\n", true, 1, 1, "on line 1"),
+        ("# a comment\n# cowfuzz 1\nksm\n", true, 1, 1, "on line 1"),
+        ("# a comment\n# cowfuzz 2\nksm\n", false, 2, 1, "a version header must be line 1"),
+        ("# cowfuzz 1\n# cowfuzz 2\nksm\n", false, 2, 1, "must be line 1"),
+        ("# cowfuzz one\nksm\n", false, 1, 1, "expected the version header"),
+    ])
+    func theHeaderIsEnforced(text: String, requireHeader: Bool, line: Int, column: Int, fragment: String) {
+        do {
+            _ = try Program(parsing: text, file: "h.cow", requireHeader: requireHeader)
+            Issue.record("parsed: \(text)")
+        } catch {
+            #expect(error.line == line && error.column == column, "\(error)")
+            #expect(error.message.contains(fragment), "\(error)")
+        }
+    }
+
+    @Test func aFileWithTheHeaderAndCommentsThatMentionCowfuzzParses() throws {
+        let p = try Program(parsing: "# cowfuzz 1\n# cowfuzz fuzz found this\nksm\n", requireHeader: true)
+        #expect(p.comments == [" cowfuzz fuzz found this"] && p.ops == [.ksm])
+    }
+
+    /// Issue 15 item 10: a message repeats at most 40 characters of a token, escaped.
+    @Test(arguments: [
+        "write p0 r0[0] " + String(repeating: "9", count: 1 << 20),
+        "frob\u{0}\u{1b}[2J" + String(repeating: "x", count: 100),
+        "mmap p0 r0 pages=1 \u{7}bell\u{200b}",
+    ])
+    func errorMessagesAreShortPrintableLines(text: String) {
+        do {
+            _ = try Program(parsing: "# cowfuzz 1\n" + text, file: "t.cow")
+            Issue.record("parsed")
+        } catch {
+            let d = error.description
+            #expect(d.count < 300, "\(d.count) characters")
+            #expect(!d.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7f || $0.value == 0x200b }, "\(d)")
+        }
+    }
+
+    @Test func quotingCutsAndEscapes() {
+        #expect(CowFormat.quote("abc") == "'abc'")
+        #expect(CowFormat.quote("a\u{0}b\u{1b}") == "'a\\0b\\x1b'")
+        #expect(CowFormat.quote(String(repeating: "z", count: 50)) == "'" + String(repeating: "z", count: 40) + "'… (50 characters)")
+    }
 }
