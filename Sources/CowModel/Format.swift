@@ -267,8 +267,18 @@ private struct Parser {
         case "@expect":
             guard t.count >= 2 else { throw fail(t[0].column + 8, "expected a policy name after @expect") }
             let name = String(t[1].text)
-            guard KnownPolicyNames.all.contains(name) else {
-                throw fail(t[1].column, "unknown policy \(CowFormat.quote(name)) (expected one of \(KnownPolicyNames.all.joined(separator: ", ")))")
+            if let dots = name.firstRange(of: "..") {
+                let order = Expectation.eraOrder
+                for (part, col) in [(String(name[..<dots.lowerBound]), t[1].column),
+                                    (String(name[dots.upperBound...]), t[1].column + name.distance(from: name.startIndex, to: dots.upperBound))]
+                where !order.contains(part) {
+                    throw fail(col, "unknown era policy \(CowFormat.quote(part)) in a range (expected one of \(order.joined(separator: ", ")))")
+                }
+                guard Expectation.range(name) != nil else {
+                    throw fail(t[1].column, "the range \(CowFormat.quote(name)) runs backwards (eras go \(order.joined(separator: ", ")))")
+                }
+            } else if name != "*" && !KnownPolicyNames.all.contains(name) {
+                throw fail(t[1].column, "unknown policy \(CowFormat.quote(name)) (expected one of \(KnownPolicyNames.all.joined(separator: ", ")), a range A..B, or *)")
             }
             guard t.count == 3 else {
                 throw fail(t.count < 3 ? t[1].column + t[1].text.count + 1 : t[3].column,

@@ -46,11 +46,60 @@ public struct VerdictSet: OptionSet, Hashable, Sendable, Codable {
 
 /// `@expect POLICY VERDICT[,VERDICT…]`.
 public struct Expectation: Hashable, Sendable {
+    /// A policy name, a range of era policies in registry order (`linux-4.8..linux-5.7`),
+    /// or `*`: every era policy the file names no more specifically.
     public var policy: String
     public var verdicts: VerdictSet
     public init(policy: String, verdicts: VerdictSet) {
         self.policy = policy
         self.verdicts = verdicts
+    }
+
+    /// The era policies, in registry order, that ranges and `*` refer to.
+    public static var eraOrder: [String] { PolicyRegistry.all.map(\.name) }
+
+    /// How specifically this line names `policy`: 2 by name, 1 by a range, 0 by `*`;
+    /// nil when it does not apply.
+    public func specificity(for policy: String, order: [String] = Expectation.eraOrder) -> Int? {
+        if self.policy == policy { return 2 }
+        if self.policy == "*" { return order.contains(policy) ? 0 : nil }
+        guard let (a, b) = Expectation.range(self.policy, order: order), let i = order.firstIndex(of: policy) else { return nil }
+        return (a...b).contains(i) ? 1 : nil
+    }
+
+    /// The indices into `order` of a range `A..B`, or nil if `text` is not one.
+    public static func range(_ text: String, order: [String] = Expectation.eraOrder) -> (Int, Int)? {
+        guard let dots = text.firstRange(of: "..") else { return nil }
+        guard let a = order.firstIndex(of: String(text[..<dots.lowerBound])),
+              let b = order.firstIndex(of: String(text[dots.upperBound...])), a <= b else { return nil }
+        return (a, b)
+    }
+
+    /// The shortest list of lines equal to one verdict set per policy of `order`: the
+    /// most common set as `*`, the others as ranges of neighbours (names when alone).
+    public static func compact(_ verdicts: [(policy: String, verdicts: VerdictSet)],
+                               order: [String] = Expectation.eraOrder) -> [Expectation] {
+        let eras = order.compactMap { p in verdicts.first { $0.policy == p } }
+        var out: [Expectation] = []
+        if eras.count == order.count, !eras.isEmpty {
+            var counts: [VerdictSet: Int] = [:]
+            for e in eras { counts[e.verdicts, default: 0] += 1 }
+            // Most common first; ties broken by the first era's set for a stable result.
+            let common = eras.map(\.verdicts).max { a, b in counts[a]! < counts[b]! || (counts[a]! == counts[b]! && a != eras[0].verdicts && b == eras[0].verdicts) }!
+            out.append(Expectation(policy: "*", verdicts: common))
+            var k = 0
+            while k < eras.count {
+                guard eras[k].verdicts != common else { k += 1; continue }
+                var j = k
+                while j + 1 < eras.count && eras[j + 1].verdicts == eras[k].verdicts { j += 1 }
+                out.append(Expectation(policy: j == k ? eras[k].policy : "\(eras[k].policy)..\(eras[j].policy)", verdicts: eras[k].verdicts))
+                k = j + 1
+            }
+        } else {
+            out = eras.map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
+        }
+        for v in verdicts where !order.contains(v.policy) { out.append(Expectation(policy: v.policy, verdicts: v.verdicts)) }
+        return out
     }
 }
 
@@ -77,7 +126,13 @@ public struct Program: Hashable, Sendable {
     public var effectiveThpOrder: Int { thpOrder ?? Program.defaultThpOrder }
 
     /// The expectation for a policy, if the program states one.
+    /// The most specific line wins (a name over a range over `*`), then the last.
     public func expected(for policy: String) -> VerdictSet? {
-        expectations.last(where: { $0.policy == policy })?.verdicts
+        var best: (Int, VerdictSet)?
+        for e in expectations {
+            guard let s = e.specificity(for: policy) else { continue }
+            if best == nil || s >= best!.0 { best = (s, e.verdicts) }
+        }
+        return best?.1
     }
 }

@@ -141,14 +141,34 @@ func runDecode(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// `cowfuzz corpus merge DIR… -o DIR | minimize DIR [-o DIR] [--dry-run] | seeds DIR… -o DIR`.
 func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 {
-    guard let sub = argv.first else { throw UsageError("corpus needs merge, minimize or seeds") }
+    guard let sub = argv.first else { throw UsageError("corpus needs merge, minimize, seeds or expect") }
     let rest = argv.dropFirst()
     switch sub {
     case "merge": return try corpusMerge(rest)
     case "minimize": return try corpusMinimize(rest)
     case "seeds": return try corpusSeeds(rest)
-    default: throw UsageError("unknown corpus command '\(sub)' (expected merge, minimize or seeds)")
+    case "expect": return try corpusExpect(rest)
+    default: throw UsageError("unknown corpus command '\(sub)' (expected merge, minimize, seeds or expect)")
     }
+}
+
+/// `cowfuzz corpus expect DIR|FILE…`: rewrites `@expect` lines into their shortest
+/// equivalent form (`@expect * clean`, `@expect linux-4.8..linux-5.7 isolation`).
+func corpusExpect(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: [], flagOptions: [])
+    guard !args.positionals.isEmpty else { throw UsageError("corpus expect needs at least one FILE or DIR") }
+    let files = try collectCowFiles(args.positionals)
+    var changed = 0
+    for path in files {
+        let text = try String(contentsOfFile: path, encoding: .utf8)
+        let new: String?
+        do { new = try ExpectCompaction.compacted(text, file: path) } catch let e as ParseError { throw UsageError(e.description) }
+        guard let new else { continue }
+        try CrashWriter.atomicWrite(Data(new.utf8), to: path)
+        changed += 1
+    }
+    print("\(changed) of \(files.count) file\(files.count == 1 ? "" : "s") rewritten")
+    return 0
 }
 
 /// Merges the `crashes/` of several runs (shards) by signature, keeping the smallest

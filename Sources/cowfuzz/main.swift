@@ -15,7 +15,7 @@ usage: cowfuzz <command> [options]
   enumerate --depth N [--policies LIST]
   export-c  FILE [-o FILE.c]
   decode    FILE
-  corpus    merge DIR… -o DIR | minimize DIR
+  corpus    merge DIR… -o DIR | minimize DIR | seeds DIR… -o DIR | expect DIR…
   bench     [--quick]
   triage    FILE|DIR… [--policies LIST] [--corpus DIR] [--json] [--annotate]
   policies
