@@ -271,7 +271,7 @@ private struct Parser {
                 let order = Expectation.eraOrder
                 for (part, col) in [(String(name[..<dots.lowerBound]), t[1].column),
                                     (String(name[dots.upperBound...]), t[1].column + name.distance(from: name.startIndex, to: dots.upperBound))]
-                where !order.contains(part) {
+                where !order.contains(part) && !(part.isEmpty && col > t[1].column) {
                     throw fail(col, "unknown era policy \(CowFormat.quote(part)) in a range (expected one of \(order.joined(separator: ", ")))")
                 }
                 guard Expectation.range(name) != nil else {

@@ -67,11 +67,13 @@ public struct Expectation: Hashable, Sendable {
         return (a...b).contains(i) ? 1 : nil
     }
 
-    /// The indices into `order` of a range `A..B`, or nil if `text` is not one.
+    /// The indices into `order` of a range `A..B`, or `A..` (A and every later era, so
+    /// an era added at the end falls in it), or nil if `text` is not one.
     public static func range(_ text: String, order: [String] = Expectation.eraOrder) -> (Int, Int)? {
         guard let dots = text.firstRange(of: "..") else { return nil }
+        let last = text[dots.upperBound...]
         guard let a = order.firstIndex(of: String(text[..<dots.lowerBound])),
-              let b = order.firstIndex(of: String(text[dots.upperBound...])), a <= b else { return nil }
+              let b = last.isEmpty ? order.count - 1 : order.firstIndex(of: String(last)), a <= b else { return nil }
         return (a, b)
     }
 
@@ -92,7 +94,8 @@ public struct Expectation: Hashable, Sendable {
                 guard eras[k].verdicts != common else { k += 1; continue }
                 var j = k
                 while j + 1 < eras.count && eras[j + 1].verdicts == eras[k].verdicts { j += 1 }
-                out.append(Expectation(policy: j == k ? eras[k].policy : "\(eras[k].policy)..\(eras[j].policy)", verdicts: eras[k].verdicts))
+                let name = j == eras.count - 1 && eras.count > 1 ? "\(eras[k].policy).." : j == k ? eras[k].policy : "\(eras[k].policy)..\(eras[j].policy)"
+                out.append(Expectation(policy: name, verdicts: eras[k].verdicts))
                 k = j + 1
             }
         } else {
