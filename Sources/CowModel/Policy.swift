@@ -22,9 +22,6 @@ public protocol Policy: SendableMetatype {
     static var forceWrite: ForceWriteRule { get }
     /// 6.0: mprotect(RW) maps exclusive anon pages writable at once.
     static var mprotectUpgradesExclusive: Bool { get }
-    /// 5.8+: a write fault on a shared PMD-mapped THP splits the PMD and copies 4K
-    /// (3917c80280c9) instead of copying the whole THP.
-    static var pmdCowSplits: Bool { get }
     /// 5.11+: reclaim does not put maybe-pinned pages into the swap cache (feb889fb40fa).
     static var swapSkipsPinned: Bool { get }
     /// 5.12+: fork copies pinned hugetlb pages for the child (4eae4efa2c29).
@@ -54,6 +51,47 @@ public protocol Policy: SendableMetatype {
     /// must it be unshared first (FAULT_FLAG_UNSHARE)? `anon` is false for the zero page
     /// and page-cache pages of a private mapping.
     static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool
+}
+
+/// An era stated as its predecessor plus what it changed: a `DerivedPolicy` names its
+/// `Base` and declares only the members whose answer changed (with the commits in its
+/// doc comment); every other question is answered by the base. The forwarding is
+/// static, so the machine still specialises on each era.
+///
+/// A decision function that reads one of the era's own flags must be restated in the
+/// derived era, since the base's body reads the base's flag.
+public protocol DerivedPolicy: Policy {
+    associatedtype Base: Policy
+}
+
+extension DerivedPolicy {
+    @inline(__always) public static var hasFollPin: Bool { Base.hasFollPin }
+    @inline(__always) public static var tracksExclusive: Bool { Base.tracksExclusive }
+    @inline(__always) public static var gupBreaksCow: Bool { Base.gupBreaksCow }
+    @inline(__always) public static var forceWrite: ForceWriteRule { Base.forceWrite }
+    @inline(__always) public static var mprotectUpgradesExclusive: Bool { Base.mprotectUpgradesExclusive }
+    @inline(__always) public static var swapSkipsPinned: Bool { Base.swapSkipsPinned }
+    @inline(__always) public static var hugetlbForkCopiesPinned: Bool { Base.hugetlbForkCopiesPinned }
+    @inline(__always) public static var hugetlbRefusesForceWrite: Bool { Base.hugetlbRefusesForceWrite }
+    @inline(__always) public static var ksmUnmergeUnshares: Bool { Base.ksmUnmergeUnshares }
+    @inline(__always) public static var hasMadvCollapse: Bool { Base.hasMadvCollapse }
+    @inline(__always) public static var hugeZeroWriteAllocatesTHP: Bool { Base.hugeZeroWriteAllocatesTHP }
+    @inline(__always) public static var swapinMapsExclusiveWritable: Bool { Base.swapinMapsExclusiveWritable }
+
+    @inline(__always)
+    public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
+        Base.anonWriteFault(&m, site)
+    }
+
+    @inline(__always)
+    public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
+        Base.forkAnon(m, frame: frame, parentHasPinned: parentHasPinned, hugetlb: hugetlb)
+    }
+
+    @inline(__always)
+    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool {
+        Base.gupMustUnshare(m, frame: frame, anon: anon, longterm: longterm)
+    }
 }
 
 /// How a FOLL_FORCE write finds a page it may write in a read-only private mapping.

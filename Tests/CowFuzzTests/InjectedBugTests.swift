@@ -7,23 +7,11 @@ import TestSupport
 /// A test-only policy: linux-6.x with a planted defect. The write fault reuses a
 /// non-exclusive small anonymous page whenever its mapcount is 1, ignoring GUP
 /// references: the mapcount rule of 4.8.3–5.7 brought back, so CVE-2020-29374 returns.
-enum PlantedMapcountReuse: Policy {
+enum PlantedMapcountReuse: DerivedPolicy {
+    typealias Base = Linux6_x
     static let name = "planted-mapcount-reuse"
     static let kernels = "test only"
     static let summary = "linux-6.x, but the write fault reuses when mapcount == 1"
-    static var hasFollPin: Bool { Linux6_x.hasFollPin }
-    static var tracksExclusive: Bool { Linux6_x.tracksExclusive }
-    static var gupBreaksCow: Bool { Linux6_x.gupBreaksCow }
-    static var forceWrite: ForceWriteRule { Linux6_x.forceWrite }
-    static var mprotectUpgradesExclusive: Bool { Linux6_x.mprotectUpgradesExclusive }
-    static var pmdCowSplits: Bool { Linux6_x.pmdCowSplits }
-    static var swapSkipsPinned: Bool { Linux6_x.swapSkipsPinned }
-    static var hugetlbForkCopiesPinned: Bool { Linux6_x.hugetlbForkCopiesPinned }
-    static var hugetlbRefusesForceWrite: Bool { Linux6_x.hugetlbRefusesForceWrite }
-    static var ksmUnmergeUnshares: Bool { Linux6_x.ksmUnmergeUnshares }
-    static var hasMadvCollapse: Bool { Linux6_x.hasMadvCollapse }
-    static var hugeZeroWriteAllocatesTHP: Bool { Linux6_x.hugeZeroWriteAllocatesTHP }
-    static var swapinMapsExclusiveWritable: Bool { Linux6_x.swapinMapsExclusiveWritable }
 
     static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         let f = m.frames[Int(site.frame)]
@@ -32,14 +20,6 @@ enum PlantedMapcountReuse: Policy {
             return .reuse(.wpMapcount)  // the planted defect
         }
         return Linux6_x.anonWriteFault(&m, site)
-    }
-
-    static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        Linux6_x.forkAnon(m, frame: frame, parentHasPinned: parentHasPinned, hugetlb: hugetlb)
-    }
-
-    static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool {
-        Linux6_x.gupMustUnshare(m, frame: frame, anon: anon, longterm: longterm)
     }
 }
 

@@ -18,7 +18,6 @@ public enum Linux4_8: Policy {
     public static let gupBreaksCow = false
     public static let forceWrite = ForceWriteRule.dropWriteAfterFault
     public static let mprotectUpgradesExclusive = false
-    public static let pmdCowSplits = false
     public static let swapSkipsPinned = false
     public static let hugetlbForkCopiesPinned = false
     public static let hugetlbRefusesForceWrite = false

@@ -10,23 +10,13 @@
 /// pinned pages in the swap cache (feb889fb40fa), 5.12 hugetlb early COW at fork.
 /// hugetlb still reuses on mapcount 1, so vmsplice on hugetlb leaks (spec B16).
 /// R/O pins still go stale (the owner's write copies a page with refcount > 1).
-public enum Linux5_18: Policy {
+public enum Linux5_18: DerivedPolicy {
+    public typealias Base = Linux5_9
     public static let name = "linux-5.18"
     public static let kernels = "5.18"
     public static let summary = "refcount reuse everywhere but hugetlb; swap cache and LRU batch settled before judging"
-    public static let hasFollPin = true
-    public static let tracksExclusive = false
-    public static let gupBreaksCow = false
-    public static let forceWrite = ForceWriteRule.follCowDirty
-    public static let mprotectUpgradesExclusive = false
-    public static let pmdCowSplits = true
     public static let swapSkipsPinned = true
     public static let hugetlbForkCopiesPinned = true
-    public static let hugetlbRefusesForceWrite = false
-    public static let ksmUnmergeUnshares = false
-    public static let hasMadvCollapse = false
-    public static let hugeZeroWriteAllocatesTHP = false
-    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
@@ -37,6 +27,4 @@ public enum Linux5_18: Policy {
     public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
         .copy(if: Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned), .forkMaybePinned)
     }
-
-    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }
 }

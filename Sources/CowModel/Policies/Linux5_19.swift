@@ -16,23 +16,12 @@
 /// page or a page-cache page in a private mapping still references the shared page
 /// and goes stale at the next write (fixed in 6.2 by 84209e87c696).
 /// A PTE-mapped large folio is reused only when the whole folio has refcount 1.
-public enum Linux5_19: Policy {
+public enum Linux5_19: DerivedPolicy {
+    public typealias Base = Linux5_18
     public static let name = "linux-5.19"
     public static let kernels = "5.19 – 6.1"
     public static let summary = "PG_anon_exclusive; R/O pins unshare possibly-shared anon pages; fork never shares a maybe-pinned exclusive page"
-    public static let hasFollPin = true
     public static let tracksExclusive = true
-    public static let gupBreaksCow = false
-    public static let forceWrite = ForceWriteRule.follCowDirty
-    public static let mprotectUpgradesExclusive = false
-    public static let pmdCowSplits = true
-    public static let swapSkipsPinned = true
-    public static let hugetlbForkCopiesPinned = true
-    public static let hugetlbRefusesForceWrite = false
-    public static let ksmUnmergeUnshares = false
-    public static let hasMadvCollapse = false
-    public static let hugeZeroWriteAllocatesTHP = false
-    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.frames[Int(site.frame)].exclusive { return .reuse(.wpExclusive) }

@@ -10,23 +10,13 @@
 /// FOLL_PIN exists since 5.6 (eddb1c228f79): pins add GUP_PIN_COUNTING_BIAS.
 /// KSM: `reuse_ksm_page()` (5.1, 52d1e606ee73) reuses a KSM page whose only user
 /// faults, when it is not in the swap cache. A shared PMD-mapped THP is copied whole.
-public enum Linux5_7: Policy {
+public enum Linux5_7: DerivedPolicy {
+    public typealias Base = Linux4_8
     public static let name = "linux-5.7"
     public static let kernels = "4.8.3 – 5.7"
     public static let summary = "mapcount reuse; GUP does not break COW (CVE-2020-29374, RDMA/fork)"
     public static let hasFollPin = true
-    public static let tracksExclusive = false
-    public static let gupBreaksCow = false
     public static let forceWrite = ForceWriteRule.follCowDirty
-    public static let mprotectUpgradesExclusive = false
-    public static let pmdCowSplits = false
-    public static let swapSkipsPinned = false
-    public static let hugetlbForkCopiesPinned = false
-    public static let hugetlbRefusesForceWrite = false
-    public static let ksmUnmergeUnshares = false
-    public static let hasMadvCollapse = false
-    public static let hugeZeroWriteAllocatesTHP = true
-    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         let head = m.folio(site.frame)
@@ -34,10 +24,4 @@ public enum Linux5_7: Policy {
         if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
         return .reuse(if: Rules.reuseSwapPage(&m, site.frame), site.pmd ? .wpPmdMapcount : (site.swapin ? .wpSwapinMapcount : .wpMapcount))
     }
-
-    public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        .share(hugetlb ? .forkHugetlbNoPinCheck : .forkNoPinCheck)
-    }
-
-    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }
 }

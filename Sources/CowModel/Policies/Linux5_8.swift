@@ -15,23 +15,13 @@
 /// write` still loses the pin, and vmsplice *before* fork still leaks (spec §4.3).
 /// 3917c80280c9 (5.8): a write fault on a shared PMD-mapped THP splits the PMD and
 /// copies one 4K page. The reuse rule itself is still mapcount-based (E1).
-public enum Linux5_8: Policy {
+public enum Linux5_8: DerivedPolicy {
+    public typealias Base = Linux5_7
     public static let name = "linux-5.8"
     public static let kernels = "5.8"
     public static let summary = "GUP forces a COW break on private mappings, even for reads; THP COW splits"
-    public static let hasFollPin = true
-    public static let tracksExclusive = false
     public static let gupBreaksCow = true
-    public static let forceWrite = ForceWriteRule.follCowDirty
-    public static let mprotectUpgradesExclusive = false
-    public static let pmdCowSplits = true
-    public static let swapSkipsPinned = false
-    public static let hugetlbForkCopiesPinned = false
-    public static let hugetlbRefusesForceWrite = false
-    public static let ksmUnmergeUnshares = false
-    public static let hasMadvCollapse = false
     public static let hugeZeroWriteAllocatesTHP = false
-    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         let head = m.folio(site.frame)
@@ -40,10 +30,4 @@ public enum Linux5_8: Policy {
         let rule: RuleID = site.pmd ? .wpPmdMapcount : (site.swapin ? .wpSwapinMapcount : .wpMapcount)
         return .reuse(if: Rules.reuseSwapPage(&m, site.frame), rule, otherwise: site.pmd ? .splitPMD : .copy)
     }
-
-    public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        .share(hugetlb ? .forkHugetlbNoPinCheck : .forkNoPinCheck)
-    }
-
-    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }
 }

@@ -16,23 +16,12 @@
 /// What goes wrong: a R/O pin on a page that is, or was, shared goes stale at the
 /// owner's next write (the "wrong COW", spec B7); a pinned page written after
 /// mprotect RO→RW is copied away from its pin.
-public enum Linux5_9: Policy {
+public enum Linux5_9: DerivedPolicy {
+    public typealias Base = Linux5_8
     public static let name = "linux-5.9"
     public static let kernels = "5.9 – 5.17"
     public static let summary = "page_count reuse for small pages; fork copies maybe-pinned pages; THP and swap-in stay mapcount-based"
-    public static let hasFollPin = true
-    public static let tracksExclusive = false
     public static let gupBreaksCow = false
-    public static let forceWrite = ForceWriteRule.follCowDirty
-    public static let mprotectUpgradesExclusive = false
-    public static let pmdCowSplits = true
-    public static let swapSkipsPinned = false
-    public static let hugetlbForkCopiesPinned = false
-    public static let hugetlbRefusesForceWrite = false
-    public static let ksmUnmergeUnshares = false
-    public static let hasMadvCollapse = false
-    public static let hugeZeroWriteAllocatesTHP = false
-    public static let swapinMapsExclusiveWritable = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if site.hugetlb { return .reuse(if: Rules.hugetlbMapcountIsOne(m, site.frame), .wpHugetlbMapcount) }
@@ -46,6 +35,4 @@ public enum Linux5_9: Policy {
         if hugetlb && !hugetlbForkCopiesPinned { return .share(.forkHugetlbNoPinCheck) }
         return .copy(if: Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned), .forkMaybePinned)
     }
-
-    public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool { false }
 }

@@ -19,18 +19,13 @@
 ///   checked in the kernel history) instead of 5.8 – 6.1's split to zero PTEs.
 /// hugetlb keeps the mapcount rule, so vmsplice on hugetlb still leaks: the cow.c
 /// XFAIL (spec B16, S28) that the oracle names as `isolation`.
-public enum Linux6_x: Policy {
+public enum Linux6_x: DerivedPolicy {
+    public typealias Base = Linux5_19
     public static let name = "linux-6.x"
     public static let kernels = "6.2 – today (6.18)"
     public static let summary = "5.19 plus PAE-only FOLL_FORCE, mprotect upgrade, R/O longterm unshare of non-anon pages, large-folio reuse"
-    public static let hasFollPin = true
-    public static let tracksExclusive = true
-    public static let gupBreaksCow = false
     public static let forceWrite = ForceWriteRule.exclusiveOnly
     public static let mprotectUpgradesExclusive = true
-    public static let pmdCowSplits = true
-    public static let swapSkipsPinned = true
-    public static let hugetlbForkCopiesPinned = true
     public static let hugetlbRefusesForceWrite = true
     public static let ksmUnmergeUnshares = true
     public static let hasMadvCollapse = true
@@ -47,11 +42,6 @@ public enum Linux6_x: Policy {
         }
         return .reuse(if: Rules.canReuseAfterSettling(&m, site.frame), site.pmd ? .wpPmdSettled : .wpSettled,
                       otherwise: site.pmd ? .splitPMD : .copy)
-    }
-
-    public static func forkAnon(_ m: MachineState, frame: Int32, parentHasPinned: Bool, hugetlb: Bool) -> ForkDecision {
-        guard m.frames[Int(frame)].exclusive else { return .share(.forkNotExclusive) }
-        return .copy(if: Rules.needsCowForDma(m, frame, parentHasPinned: parentHasPinned), .forkMaybePinned)
     }
 
     public static func gupMustUnshare(_ m: MachineState, frame: Int32, anon: Bool, longterm: Bool) -> Bool {
