@@ -331,10 +331,3 @@ public struct RaceSubstep: Hashable, Sendable {
     public var pages: [PageView]
 }
 
-extension Policy {
-    /// 5.11+ (57efa1fe5957): fork bumps `mm->write_protect_seq` around copying a COW
-    /// mapping and GUP-fast (FOLL_PIN) backs off to the slow path when it was odd or
-    /// changed. It came with the other 5.11 pin fixes (feb889fb40fa: reclaim skips
-    /// maybe-pinned pages), so the eras that have one have the other.
-    public static var hasWriteProtectSeq: Bool { swapSkipsPinned }
-}

@@ -24,6 +24,10 @@ public protocol Policy: SendableMetatype {
     static var mprotectUpgradesExclusive: Bool { get }
     /// 5.11+: reclaim does not put maybe-pinned pages into the swap cache (feb889fb40fa).
     static var swapSkipsPinned: Bool { get }
+    /// 5.11+ (57efa1fe5957): fork bumps `mm->write_protect_seq` around copying a COW
+    /// mapping and GUP-fast (FOLL_PIN) backs off to the slow path when it was odd or
+    /// changed.
+    static var hasWriteProtectSeq: Bool { get }
     /// 5.12+: fork copies pinned hugetlb pages for the child (4eae4efa2c29).
     static var hugetlbForkCopiesPinned: Bool { get }
     /// 6.2+: FOLL_FORCE|FOLL_WRITE is refused on hugetlb mappings (1d8d14641fd9).
@@ -71,6 +75,7 @@ extension DerivedPolicy {
     @inline(__always) public static var forceWrite: ForceWriteRule { Base.forceWrite }
     @inline(__always) public static var mprotectUpgradesExclusive: Bool { Base.mprotectUpgradesExclusive }
     @inline(__always) public static var swapSkipsPinned: Bool { Base.swapSkipsPinned }
+    @inline(__always) public static var hasWriteProtectSeq: Bool { Base.hasWriteProtectSeq }
     @inline(__always) public static var hugetlbForkCopiesPinned: Bool { Base.hugetlbForkCopiesPinned }
     @inline(__always) public static var hugetlbRefusesForceWrite: Bool { Base.hugetlbRefusesForceWrite }
     @inline(__always) public static var ksmUnmergeUnshares: Bool { Base.ksmUnmergeUnshares }

@@ -19,6 +19,7 @@ public enum Linux4_8: Policy {
     public static let forceWrite = ForceWriteRule.dropWriteAfterFault
     public static let mprotectUpgradesExclusive = false
     public static let swapSkipsPinned = false
+    public static let hasWriteProtectSeq = false
     public static let hugetlbForkCopiesPinned = false
     public static let hugetlbRefusesForceWrite = false
     public static let ksmUnmergeUnshares = false

@@ -16,6 +16,7 @@ public enum Linux5_18: DerivedPolicy {
     public static let kernels = "5.18"
     public static let summary = "refcount reuse everywhere but hugetlb; swap cache and LRU batch settled before judging"
     public static let swapSkipsPinned = true
+    public static let hasWriteProtectSeq = true
     public static let hugetlbForkCopiesPinned = true
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
