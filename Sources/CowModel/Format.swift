@@ -220,7 +220,9 @@ private struct Parser {
                 if looksLikeHeader {
                     throw fail(1, "a version header must be line 1" + (sawHeader ? " (this file has one there already)" : ""))
                 }
-                if !seenContent { program.comments.append(String(body)) }
+                // A carriage return inside a comment cannot survive printing (a trailing
+                // one would read back as a CRLF line end): comments keep none.
+                if !seenContent { program.comments.append(String(body.filter { $0 != "\r" })) }
                 continue
             }
             seenContent = true

@@ -258,8 +258,22 @@ func runShrink(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// `cowfuzz bench [--quick] [--jobs N]`: throughput and search figures.
 func runBench(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--jobs"], flagOptions: ["--quick"])
+    let args = try Args(argv, valueOptions: ["--jobs", "--parser", "--seed"], flagOptions: ["--quick"])
     if let extra = args.positionals.first { throw UsageError("unexpected argument '\(extra)'") }
+    if args.value("--parser") != nil {
+        // The parser's self-fuzz: N mutated corpus texts (issue 15).
+        let n = try args.int("--parser", default: 1_000_000, range: 1...1_000_000_000)
+        let dir = FileManager.default.fileExists(atPath: "corpus") ? "corpus" : nil
+        var seeds = (dir.map { CorpusStore.programs(in: $0).map(\.program.text) } ?? [])
+        if seeds.isEmpty { seeds = ["\(CowFormat.header)\nmmap p0 r0 pages=1\nwrite p0 r0[0] 1\nfork p0 -> p1\nread p1 r0[0]\n"] }
+        #if DEBUG
+        printErr("cowfuzz bench: this is a debug build; figures are only meaningful on a release build")
+        #endif
+        let stats = ParserFuzz.run(seeds: seeds, count: n, seed: try args.uint64("--seed") ?? 1)
+        print("parser self-fuzz over \(seeds.count) seed text(s): \(stats)")
+        for f in stats.failures.prefix(20) { print("  FAIL " + f) }
+        return stats.failures.isEmpty && stats.slowest < 1 ? 0 : 1
+    }
     var b = Benchmark(quick: args.flag("--quick"))
     b.jobs = try args.int("--jobs", default: b.jobs, range: 1...1024)
     #if DEBUG
