@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.2
 // cowfuzz: a model-based, differential fuzzer for Linux copy-on-write and GUP semantics.
 // Toolchain only: no package dependencies.
 import PackageDescription

@@ -223,3 +223,11 @@ import TestSupport
         #expect(r.status == 2 && r.err.contains("more than the limit of 16777216 bytes"), "\(r.err)")
     }
 }
+
+/// Issue 13 item 7: the code uses InlineArray and SendableMetatype (Swift 6.2).
+@Suite struct ManifestTests {
+    @Test func theManifestDeclaresTheToolsVersionTheCodeNeeds() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        #expect(text.hasPrefix("// swift-tools-version: 6.2\n"))
+    }
+}
