@@ -6,7 +6,7 @@ import Foundation
 /// programs by root cause and says which are catalogued historic bugs, which a corpus
 /// program already shows, and which are new. Exit 1 when a group is new.
 func runTriage(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--policies", "--corpus"], flagOptions: ["--json"])
+    let args = try Args(argv, command: "triage")
     guard !args.positionals.isEmpty else { throw UsageError("triage needs at least one FILE or DIR") }
     let policies = try selectPolicies(args.value("--policies"))
     let files = try collectCowFiles(args.positionals)
