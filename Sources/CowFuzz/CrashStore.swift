@@ -124,9 +124,38 @@ public struct CrashWriter: Sendable {
         return (prog.text, verdicts)
     }
 
-    /// Writes the finding and its sidecar; returns the `.cow` path.
+    /// What `writeKeepingSmaller` did.
+    public enum Outcome: Hashable, Sendable {
+        /// The finding's reproducer is now the file.
+        case wrote
+        /// A reproducer no larger in shortlex order already stood there (another run's,
+        /// sharing the directory): it was kept.
+        case keptSmaller
+    }
+
+    /// Writes the finding and its sidecar; returns the `.cow` path (see `writeKeepingSmaller`).
     @discardableResult
     public func write(_ f: Finding, seed: UInt64, commandLine: String) throws -> String {
+        try writeKeepingSmaller(f, seed: seed, commandLine: commandLine).path
+    }
+
+    /// Runs `body` holding an exclusive advisory lock (`flock`) on `<directory>/.lock`,
+    /// so runs that share one crashes directory write and clean it one at a time.
+    public func locked<T>(_ body: () throws -> T) throws -> T {
+        let fd = open((directory as NSString).appendingPathComponent(".lock"), O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw CrashStoreError.write(directory, "cannot create its lock file: " + String(cString: strerror(errno))) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw CrashStoreError.write(directory, "cannot lock it: " + String(cString: strerror(errno))) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// Writes the finding and its sidecar under the directory's lock, unless a
+    /// reproducer of the same signature that is no larger in shortlex order (fewer ops,
+    /// then smaller names and values) already stands at the path.
+    public func writeKeepingSmaller(_ f: Finding, seed: UInt64, commandLine: String) throws -> (path: String, outcome: Outcome) {
         let fm = FileManager.default
         do {
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -135,6 +164,16 @@ public struct CrashWriter: Sendable {
         }
         let stem = f.signature.fileStem
         let path = (directory as NSString).appendingPathComponent(stem + ".cow")
+        return try locked {
+            if let existing = try? CowFile.load(path), !f.program.bare.isShortlexSmaller(than: existing.bare) {
+                return (path, .keptSmaller)
+            }
+            try writeUnlocked(f, path: path, stem: stem, seed: seed, commandLine: commandLine)
+            return (path, .wrote)
+        }
+    }
+
+    func writeUnlocked(_ f: Finding, path: String, stem: String, seed: UInt64, commandLine: String) throws {
         let (text, verdicts) = CrashWriter.text(f, path: path, seed: seed, commandLine: commandLine)
         let record = CrashRecord(
             formatVersion: CrashRecord.formatVersion, signature: f.signature.text, kind: f.signature.kind.name,
@@ -150,7 +189,6 @@ public struct CrashWriter: Sendable {
         // stands without its sidecar; `cleanOrphans` removes what a kill in between leaves.
         try CrashWriter.atomicWrite(json + Data("\n".utf8), to: (directory as NSString).appendingPathComponent(stem + ".json"))
         try CrashWriter.atomicWrite(Data(text.utf8), to: path)
-        return path
     }
 
     /// Removes what an interrupted writer left in `directory`: temporary files
@@ -158,6 +196,12 @@ public struct CrashWriter: Sendable {
     /// `.cow` is missing (a kill between the two renames). Returns the names removed.
     @discardableResult
     public static func cleanOrphans(in directory: String) -> [String] {
+        guard FileManager.default.fileExists(atPath: directory) else { return [] }
+        // Under the lock: a sidecar without its .cow may be another run's write in progress.
+        return (try? CrashWriter(directory: directory).locked { cleanOrphansUnlocked(in: directory) }) ?? []
+    }
+
+    static func cleanOrphansUnlocked(in directory: String) -> [String] {
         let fm = FileManager.default
         guard let names = try? fm.contentsOfDirectory(atPath: directory) else { return [] }
         var removed: [String] = []

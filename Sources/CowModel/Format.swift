@@ -204,7 +204,10 @@ private struct Parser {
             }
             if trimmed.isEmpty { continue }
             if trimmed.hasPrefix("#") {
-                let body = trimmed.dropFirst()
+                // A carriage return inside a comment cannot survive printing (a trailing
+                // one would read back as a CRLF line end): comments keep none, and the
+                // header checks below see the comment as it will be printed.
+                let body = Substring(trimmed.dropFirst().filter { $0 != "\r" })
                 let words = body.split(separator: " ")
                 let looksLikeHeader = words.count == 2 && words[0] == "cowfuzz" && Int(words[1]) != nil
                 if line == 1 && (words.first == "cowfuzz" || requireHeader) {

@@ -62,6 +62,9 @@ extension Reference {
         var start = self
         start.alternatives = []
         var worlds: [Reference] = []
+        // Worlds by the hash of their state: a candidate is compared in full only with
+        // the worlds in its bucket, not with every world (the same worlds, in the same order).
+        var buckets: [Int: [Int]] = [:]
         for w in [start] + alternatives {
             for mask in masks {
                 for order in orders {
@@ -71,8 +74,14 @@ extension Reference {
                         x.ordinal = table?.ordinal(of: StoreID.of(op: opIndex, lane: l)) ?? 0
                         _ = x.applyOne(ops[l])
                     }
-                    if !worlds.contains(where: { $0.sameState(x) }) {
-                        if worlds.count < Reference.maxWorlds { worlds.append(x) } else { saturated = true }
+                    let h = x.stateHash()
+                    if !(buckets[h]?.contains(where: { worlds[$0].sameState(x) }) ?? false) {
+                        if worlds.count < Reference.maxWorlds {
+                            buckets[h, default: []].append(worlds.count)
+                            worlds.append(x)
+                        } else {
+                            saturated = true
+                        }
                     }
                 }
             }
@@ -139,6 +148,46 @@ extension Reference {
     }
 
     /// Equality of the logical state (not of the alternatives).
+    /// A hash of exactly what `sameState` compares (equal states hash equal).
+    func stateHash() -> Int {
+        var h = Hasher()
+        h.combine(cells.count)
+        for c in cells {
+            h.combine(c.value)
+            h.combine(c.history)
+            h.combine(c.alive)
+            h.combine(c.anon)
+            h.combine(c.shared)
+        }
+        for l in locs {
+            h.combine(l.cell)
+            h.combine(l.dontfork)
+            h.combine(l.wipeonfork)
+        }
+        for r in regions {
+            h.combine(r.exists)
+            h.combine(r.pages)
+            h.combine(r.backing)
+            h.combine(r.objectBase)
+            h.combine(r.pgoff)
+        }
+        h.combine(alive)
+        func ref(_ a: Ref) {
+            h.combine(a.active)
+            h.combine(a.cell)
+            h.combine(a.acc)
+            h.combine(a.coherent)
+            h.combine(a.owner)
+        }
+        for p in pins { ref(p) }
+        h.combine(pipes.count)
+        for q in pipes {
+            h.combine(q.count)
+            for r in q { ref(r) }
+        }
+        return h.finalize()
+    }
+
     func sameState(_ o: Reference) -> Bool {
         guard cells.count == o.cells.count, alive == o.alive, pipes.count == o.pipes.count else { return false }
         for k in cells.indices {

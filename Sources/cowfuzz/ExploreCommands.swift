@@ -9,9 +9,7 @@ import Foundation
 /// universe, on every policy; the shortest counterexample per policy and verdict, or
 /// the statement that none exists up to that depth. Exit 1 when one was found.
 func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--depth", "--policies", "--jobs", "--time", "--procs", "--regions", "--pages",
-                                             "--pins", "--pipes", "--ops", "--backings", "--pin-flags", "--advice"],
-                        flagOptions: ["--ranges", "--reuse-values", "--fork-empty", "--quiet"])
+    let args = try Args(argv, command: "enumerate")
     if let extra = args.positionals.first { throw UsageError("unexpected argument '\(extra)'") }
     guard args.value("--depth") != nil else { throw UsageError("enumerate needs --depth N") }
     let depth = try args.int("--depth", default: 1, range: 1...32)
@@ -109,7 +107,7 @@ func enumerationText(_ r: EnumerationReport) -> String {
 /// bytes) as a `.cow` program, with the verdicts of every policy as `@expect` lines.
 /// `--shrink` shrinks it against its first signature (a readable reproducer).
 func runDecode(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o"], flagOptions: ["--shrink", "--no-expect"])
+    let args = try Args(argv, command: "decode")
     guard args.positionals.count == 1 else { throw UsageError("decode needs exactly one FILE") }
     let path = args.positionals[0]
     guard let data = FileManager.default.contents(atPath: path) else { throw UsageError("\(path): cannot read the file") }
@@ -142,6 +140,10 @@ func runDecode(_ argv: ArraySlice<String>) throws -> Int32 {
 /// `cowfuzz corpus merge DIR… -o DIR | minimize DIR [-o DIR] [--dry-run] | seeds DIR… -o DIR`.
 func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 {
     guard let sub = argv.first else { throw UsageError("corpus needs merge, minimize, seeds or expect") }
+    if sub == "--help" || sub == "-h" {
+        print(Commands.all.filter { $0.name.hasPrefix("corpus ") }.map(\.help).joined(separator: "\n"), terminator: "")
+        return 0
+    }
     let rest = argv.dropFirst()
     switch sub {
     case "merge": return try corpusMerge(rest)
@@ -155,7 +157,7 @@ func runCorpus(_ argv: ArraySlice<String>) throws -> Int32 {
 /// `cowfuzz corpus expect DIR|FILE…`: rewrites `@expect` lines into their shortest
 /// equivalent form (`@expect * clean`, `@expect linux-4.8..linux-5.7 isolation`).
 func corpusExpect(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: [], flagOptions: [])
+    let args = try Args(argv, command: "corpus expect")
     guard !args.positionals.isEmpty else { throw UsageError("corpus expect needs at least one FILE or DIR") }
     let files = try collectCowFiles(args.positionals)
     var changed = 0
@@ -174,7 +176,7 @@ func corpusExpect(_ argv: ArraySlice<String>) throws -> Int32 {
 /// Merges the `crashes/` of several runs (shards) by signature, keeping the smallest
 /// reproducer of each with its JSON sidecar.
 func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o"], flagOptions: ["--strict"])
+    let args = try Args(argv, command: "corpus merge")
     guard !args.positionals.isEmpty else { throw UsageError("corpus merge needs at least one DIR") }
     guard let out = args.value("-o") else { throw UsageError("corpus merge needs -o DIR") }
     _ = try checkStores(args.positionals, command: "corpus merge", strict: args.flag("--strict"))
@@ -192,7 +194,7 @@ func corpusMerge(_ argv: ArraySlice<String>) throws -> Int32 {
 /// Keeps a smallest subset of the programs of DIR with the same coverage (and
 /// signatures): copies it to `-o DIR`, or removes the others from DIR in place.
 func corpusMinimize(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o", "--policies"], flagOptions: ["--dry-run", "--strict"])
+    let args = try Args(argv, command: "corpus minimize")
     guard args.positionals.count == 1 else { throw UsageError("corpus minimize needs exactly one DIR") }
     let dir = args.positionals[0]
     var isDir: ObjCBool = false
@@ -227,7 +229,7 @@ func corpusMinimize(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// Writes `.cow` programs as libFuzzer inputs (`ByteDecoder.encode`), one file each.
 func corpusSeeds(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o"], flagOptions: [])
+    let args = try Args(argv, command: "corpus seeds")
     guard !args.positionals.isEmpty else { throw UsageError("corpus seeds needs at least one DIR or FILE") }
     guard let out = args.value("-o") else { throw UsageError("corpus seeds needs -o DIR") }
     let files = try collectCowFiles(args.positionals)

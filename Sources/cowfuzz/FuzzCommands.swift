@@ -4,13 +4,6 @@ import CowOracle
 import Dispatch
 import Foundation
 
-/// `fuzz` and `compare` share their campaign options.
-let campaignValueOptions: Set<String> = [
-    "--policies", "--seed", "--time", "--runs", "--jobs", "--max-ops", "--ops", "--corpus", "--crashes",
-    "--report", "--junit", "--summary", "--shard", "--diff", "--backend", "--real-tiers",
-]
-let campaignFlagOptions: Set<String> = ["--no-swarm", "--quiet", "--strict"]
-
 /// Builds a campaign from the options; `defaultSeconds` applies when neither `--time`
 /// nor `--runs` is given.
 func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defaultRuns: Int?) throws -> CampaignConfig {
@@ -185,7 +178,7 @@ func padded(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + Stri
 
 /// `cowfuzz fuzz`: a coverage-guided swarm campaign over the policies.
 func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions)
+    let args = try Args(argv, command: "fuzz")
     let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
     try checkOutputs(args, config: c)
     let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "fuzz", strict: args.flag("--strict"))
@@ -219,7 +212,7 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// `cowfuzz compare`: the policy × verdict matrix and efficiency figures.
 func runCompare(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: campaignValueOptions, flagOptions: campaignFlagOptions.union(["--json"]))
+    let args = try Args(argv, command: "compare")
     let c = try campaignConfig(args, command: "compare", defaultSeconds: nil, defaultRuns: 200_000)
     try checkOutputs(args, config: c)
     let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "compare", strict: args.flag("--strict"))
@@ -236,7 +229,7 @@ func runCompare(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// `cowfuzz shrink FILE [-o FILE]`: shrinks a program keeping one of its signatures.
 func runShrink(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o", "--policies", "--signature", "--diff"], flagOptions: ["--quiet"])
+    let args = try Args(argv, command: "shrink")
     guard args.positionals.count == 1 else { throw UsageError("shrink needs exactly one FILE") }
     let file = args.positionals[0]
     if let o = args.value("-o") {
@@ -282,8 +275,22 @@ func runShrink(_ argv: ArraySlice<String>) throws -> Int32 {
 
 /// `cowfuzz bench [--quick] [--jobs N]`: throughput and search figures.
 func runBench(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--jobs"], flagOptions: ["--quick"])
+    let args = try Args(argv, command: "bench")
     if let extra = args.positionals.first { throw UsageError("unexpected argument '\(extra)'") }
+    if args.value("--parser") != nil {
+        // The parser's self-fuzz: N mutated corpus texts (issue 15).
+        let n = try args.int("--parser", default: 1_000_000, range: 1...1_000_000_000)
+        let dir = FileManager.default.fileExists(atPath: "corpus") ? "corpus" : nil
+        var seeds = (dir.map { CorpusStore.programs(in: $0).map(\.program.text) } ?? [])
+        if seeds.isEmpty { seeds = ["\(CowFormat.header)\nmmap p0 r0 pages=1\nwrite p0 r0[0] 1\nfork p0 -> p1\nread p1 r0[0]\n"] }
+        #if DEBUG
+        printErr("cowfuzz bench: this is a debug build; figures are only meaningful on a release build")
+        #endif
+        let stats = ParserFuzz.run(seeds: seeds, count: n, seed: try args.uint64("--seed") ?? 1)
+        print("parser self-fuzz over \(seeds.count) seed text(s): \(stats)")
+        for f in stats.failures.prefix(20) { print("  FAIL " + f) }
+        return stats.failures.isEmpty && stats.slowest < 1 ? 0 : 1
+    }
     var b = Benchmark(quick: args.flag("--quick"))
     b.jobs = try args.int("--jobs", default: b.jobs, range: 1...1024)
     #if DEBUG

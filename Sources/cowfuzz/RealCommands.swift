@@ -37,7 +37,7 @@ func realExpectations(_ program: Program, statuses: [OpStatus]) -> [Int: CExport
 /// of a run on this machine's kernel when the real backend is available, else for the
 /// statuses of `linux-6.x`.
 func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["-o", "--real-tiers"], flagOptions: [])
+    let args = try Args(argv, command: "export-c")
     guard args.positionals.count == 1 else { throw UsageError("export-c needs exactly one FILE") }
     let file = args.positionals[0]
     if let o = args.value("-o") {

@@ -4,7 +4,7 @@ import Foundation
 
 /// `cowfuzz policies`: the era policies with their kernel ranges.
 func runPolicies(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: [], flagOptions: [])
+    let args = try Args(argv, command: "policies")
     if let extra = args.positionals.first { throw UsageError("unexpected argument '\(extra)'") }
     for p in PolicyRegistry.all {
         print(p.name.padding(toLength: 12, withPad: " ", startingAt: 0) + p.kernels.padding(toLength: 30, withPad: " ", startingAt: 0) + p.summary)
@@ -23,7 +23,7 @@ struct ReplayRow {
 /// `cowfuzz replay FILE|DIR…`: every program on every policy, the verdict table, and
 /// the `@expect` check (exit 1 when one fails).
 func runReplay(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--policies", "--backend", "--real-tiers"], flagOptions: ["--json", "--verbose"])
+    let args = try Args(argv, command: "replay")
     guard !args.positionals.isEmpty else { throw UsageError("replay needs at least one FILE or DIR") }
     let backend = args.value("--backend") ?? "model"
     guard backend == "model" || backend == "real" else { throw UsageError("--backend expects model or real, got '\(backend)'") }
@@ -106,7 +106,7 @@ func replayJSON(_ rows: [ReplayRow]) -> String {
 
 /// `cowfuzz explain FILE [--policy P]`: step by step, policies side by side.
 func runExplain(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--policy", "--policies", "--backend", "--real-tiers"], flagOptions: [])
+    let args = try Args(argv, command: "explain")
     guard args.positionals.count == 1 else { throw UsageError("explain needs exactly one FILE") }
     let prog = try loadProgram(args.positionals[0])
     var policies = try selectPolicies(args.value("--policies"))

@@ -8,7 +8,7 @@ import Foundation
 /// program already shows, and which are new. Exit 1 when a group is new.
 /// `--annotate` instead rewrites each file's `# root cause:` lines to what it shows.
 func runTriage(_ argv: ArraySlice<String>) throws -> Int32 {
-    let args = try Args(argv, valueOptions: ["--policies", "--corpus"], flagOptions: ["--json", "--annotate"])
+    let args = try Args(argv, command: "triage")
     guard !args.positionals.isEmpty else { throw UsageError("triage needs at least one FILE or DIR") }
     let policies = try selectPolicies(args.value("--policies"))
     let files = try collectCowFiles(args.positionals)

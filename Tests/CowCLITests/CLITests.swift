@@ -223,3 +223,54 @@ import TestSupport
         #expect(r.status == 2 && r.err.contains("more than the limit of 16777216 bytes"), "\(r.err)")
     }
 }
+
+/// Issue 13 item 7: the code uses InlineArray and SendableMetatype (Swift 6.2).
+@Suite struct ManifestTests {
+    @Test func theManifestDeclaresTheToolsVersionTheCodeNeeds() throws {
+        let text = try String(contentsOf: packageRoot.appendingPathComponent("Package.swift"), encoding: .utf8)
+        #expect(text.hasPrefix("// swift-tools-version: 6.2\n"))
+    }
+}
+
+/// Issue 13 item 5: commands answer --help from their declarations, and the README's
+/// command reference is the declarations' synopsis.
+@Suite struct HelpTests {
+    static let commands = ["fuzz", "replay", "explain", "shrink", "compare", "enumerate", "export-c", "decode", "corpus",
+                           "bench", "triage", "policies"]
+
+    @Test(arguments: commands)
+    func everyCommandAnswersHelp(command: String) throws {
+        let r = try runCowfuzz([command, "--help"])
+        #expect(r.status == 0 && r.err.isEmpty, "\(command): \(r.status) \(r.err)")
+        #expect(r.out.hasPrefix("cowfuzz \(command)"), "\(command): \(r.out)")
+        let h = try runCowfuzz(["help", command])
+        #expect(h.status == 0 && h.out == r.out, "\(command)")
+    }
+
+    @Test func everyDeclaredOptionIsAcceptedByTheParser() throws {
+        // An option the help lists is never 'unknown': the parser reads the same declaration.
+        let r = try runCowfuzz(["replay", "--verbose", "--json", "--policies", "linux-5.7",
+                                packageRoot.appendingPathComponent("corpus/cve-2020-29374-vmsplice-unmap-child.cow").path])
+        #expect(r.status == 0, "\(r.err)")
+        let help = try runCowfuzz(["help", "enumerate"]).out
+        for o in ["--procs", "--regions", "--pages", "--pins", "--pipes", "--backings", "--pin-flags", "--advice", "--ranges", "--reuse-values", "--fork-empty"] {
+            #expect(help.contains(o), "\(o)")
+        }
+    }
+
+    @Test func versionAndUnknownHelp() throws {
+        let v = try runCowfuzz(["--version"])
+        #expect(v.status == 0 && v.out.hasPrefix("cowfuzz ") && v.out.contains(".cow format 1"))
+        let u = try runCowfuzz(["help", "frob"])
+        #expect(u.status == 2)
+    }
+
+    @Test func theReadmeCommandReferenceIsTheDeclaredSynopsis() throws {
+        let usage = try runCowfuzz(["help"]).out
+        let synopsis = usage.components(separatedBy: "usage:\n")[1].components(separatedBy: "\n\n")[0]
+        let readme = try String(contentsOf: packageRoot.appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.components(separatedBy: "## Command reference\n").dropFirst().first)
+        let block = section.components(separatedBy: "```\n")[1]
+        #expect(block == synopsis + "\n", "README.md's command reference differs from 'cowfuzz help'; paste:\n\(synopsis)")
+    }
+}

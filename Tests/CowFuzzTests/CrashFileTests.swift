@@ -45,7 +45,7 @@ import TestSupport
             #expect(record.signature == f.signature.text)
             #expect(record.ops == prog.ops.count)
         }
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: dir).filter { $0.hasPrefix(".") && $0 != ".lock" }
         #expect(leftovers.isEmpty, "temporary files left: \(leftovers)")
 
         // A second run deduplicates against what the first wrote.
@@ -111,6 +111,28 @@ import TestSupport
         #expect(removed == [".x.cow.tmp.2147483646", "orphan-0000.json"])
         let left = try fm.contentsOfDirectory(atPath: dir).sorted()
         let stem = (kept as NSString).lastPathComponent.dropLast(4)
-        #expect(left == [".y.cow.tmp.\(getpid())", "notes.json", stem + ".cow", stem + ".json"].sorted())
+        #expect(left == [".lock", ".y.cow.tmp.\(getpid())", "notes.json", stem + ".cow", stem + ".json"].sorted())
+    }
+
+    /// Issue 15 item 8: runs sharing a crashes directory keep the smaller reproducer.
+    @Test func aSharedDirectoryKeepsTheShortlexSmallerReproducer() throws {
+        let dir = try tempDir()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let small = try oneFinding()
+        var big = small
+        big.program.ops.append(.ksm)
+        let w = CrashWriter(directory: dir)
+        let path = try w.write(big, seed: 1, commandLine: "run A")
+        #expect(try String(contentsOfFile: path, encoding: .utf8).contains("run A"))
+        #expect(try w.write(small, seed: 2, commandLine: "run B") == path)
+        let smallText = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(smallText.contains("run B"))
+        // The larger one arrives again (the other run): the smaller file stays, sidecar too.
+        let again = try w.writeKeepingSmaller(big, seed: 1, commandLine: "run A")
+        #expect(again.path == path && again.outcome == .keptSmaller)
+        #expect(try w.write(big, seed: 1, commandLine: "run A") == path)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == smallText)
+        let record = try CrashRecord.decode(try #require(FileManager.default.contents(atPath: String(path.dropLast(4)) + ".json")))
+        #expect(record.found == "run B" && record.ops == small.program.ops.count)
     }
 }

@@ -139,4 +139,14 @@ import TestSupport
         #expect(CowFormat.quote("a\u{0}b\u{1b}") == "'a\\0b\\x1b'")
         #expect(CowFormat.quote(String(repeating: "z", count: 50)) == "'" + String(repeating: "z", count: 40) + "'… (50 characters)")
     }
+
+    /// Found by the parser self-fuzz: a comment ending in a carriage return printed
+    /// "#…\r\n", which read back without it.
+    @Test func aCommentWithACarriageReturnRoundTrips() throws {
+        let p = try Program(parsing: "# cowfuzz 1\n# note\r\r\n# mid\rline\nksm\n")
+        #expect(try Program(parsing: p.text) == p)
+        #expect(p.comments == [" note", " midline"])
+        // Found by bench --parser: "# cowfuzz\r 1" is a comment that would print as a header.
+        #expect(throws: ParseError.self) { try Program(parsing: "# cowfuzz 1\n# cowfuzz\r 1\nksm\n") }
+    }
 }
