@@ -12,6 +12,10 @@ usage: cowfuzz <command> [options]
   explain   FILE [--policy P] [--backend model|real]
   compare   [--time D | --runs N] [--seed N] [--json]
   enumerate --depth N [--policies LIST]
+  explore   [--policies LIST] [--procs N] [--pages N] [--pins N] [--pipes N] [--values N] [--ops LIST]
+            [--jobs N] [--time D] [--max-states N] [--first] [--no-symmetry] [--visited exact|hash|bitstate[:B]]
+            [--json F] [-o DIR]
+  bench-explore [--quick]
   export-c  FILE [-o FILE.c]
   decode    FILE
   corpus    merge DIR… -o DIR | minimize DIR
@@ -36,6 +40,8 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "compare": runCompare,
     "bench": runBench,
     "enumerate": runEnumerate,
+    "explore": runExplore,
+    "bench-explore": runBenchExplore,
     "decode": runDecode,
     "corpus": runCorpus,
     "export-c": runExportCCommand,

@@ -1,0 +1,372 @@
+import CowModel
+import CowOracle
+import Dispatch
+import Foundation
+import Synchronization
+
+/// The outcome of exploring the state space of one policy (`cowfuzz explore`).
+public struct ExploreReport: Sendable {
+    /// The shortest program that shows a verdict, rebuilt from BFS parent links.
+    public struct Counterexample: Sendable, Hashable {
+        public var verdict: Verdict
+        /// Canonical names (`Enumerator.canonicalised`); replays to the verdict.
+        public var program: Program
+        public var depth: Int { program.ops.count }
+        /// Distinct states stored when the depth it was found at had been explored.
+        public var statesWhenFound: Int
+        public var secondsWhenFound: Double
+    }
+
+    public var policy: String
+    public var summary: String
+    public var alphabet: String
+    public var symmetry: Bool
+    public var visited: VisitedMode
+    /// Distinct states (after reduction) stored, the initial one included.
+    public var states: Int
+    /// Transitions taken (ops that ran from a stored state).
+    public var transitions: Int
+    /// New states first reached at each depth (index 0: the initial state).
+    public var statesPerDepth: [Int]
+    /// The deepest depth at which a new state appeared: every state is within this many ops.
+    public var diameter: Int { statesPerDepth.count - 1 }
+    /// Every reachable state was explored (no limit stopped the search).
+    public var complete: Bool
+    /// Why the search stopped before the end (nil when complete).
+    public var stopReason: String?
+    /// One per verdict found, in verdict order.
+    public var found: [Counterexample]
+    public var seconds: Double
+    public var jobs: Int
+    /// Peak resident memory of the process (bytes), 0 where unknown.
+    public var peakMemory: Int
+
+    /// No violation at any depth: complete, none found, and the visited set was a proof.
+    public var proved: Bool {
+        guard complete, found.isEmpty else { return false }
+        if case .bitstate = visited { return false }
+        return true
+    }
+
+    /// The probability bound that hash compaction merged two distinct states (n²/2⁶⁵).
+    public var collisionBound: Double {
+        guard case .hashCompaction = visited else { return 0 }
+        return Double(states) * Double(states) / 36893488147419103232.0
+    }
+
+    /// Every program of up to this many ops was checked (the depths expanded completely).
+    public var checkedDepth: Int
+    public var checkedDepthText: String { "every program of up to \(checkedDepth) ops checked" }
+
+    public func shortest(_ verdict: Verdict) -> Counterexample? { found.first { $0.verdict == verdict } }
+}
+
+/// One stored or candidate state: the machine of one policy, the reference beside it,
+/// and the value each op of its path stored (0 for ops that store nothing).
+struct ExploreNode<P: Policy>: @unchecked Sendable {
+    var machine: Machine<P>
+    var oracle: SteppedReference
+    var values: [UInt8]
+}
+
+/// How a stored state was first reached: its parent's index at the depth before, and the op.
+struct ExploreLink: Sendable {
+    var parent: Int32
+    var op: Op
+}
+
+/// The visited set in the chosen mode. A class: one shared, growing buffer.
+final class VisitedSet: @unchecked Sendable {
+    let mode: VisitedMode
+    var hashes = Set<UInt64>()
+    var exact = Set<[UInt8]>()
+    var bits: [UInt64] = []
+    var mask: UInt64 = 0
+    private(set) var count = 0
+
+    init(_ mode: VisitedMode) {
+        self.mode = mode
+        if case let .bitstate(b) = mode {
+            bits = Array(repeating: 0, count: max(1, (1 << b) / 64))
+            mask = (UInt64(1) << UInt64(b)) - 1
+        }
+    }
+
+    /// A key: the hash, and the bytes where the mode keeps them.
+    struct Key: Sendable {
+        var hash: UInt64
+        var bytes: [UInt8]?
+    }
+
+    @inline(__always) func bitPositions(_ h: UInt64) -> (Int, Int) {
+        let a = h & mask
+        let b = ((h >> 32) | (h << 32)) &* 0x9e3779b97f4a7c15 & mask
+        return (Int(a), Int(b))
+    }
+
+    func contains(_ k: Key) -> Bool {
+        switch mode {
+        case .exact: return exact.contains(k.bytes!)
+        case .hashCompaction: return hashes.contains(k.hash)
+        case .bitstate:
+            let (a, b) = bitPositions(k.hash)
+            return bits[a >> 6] & (1 << UInt64(a & 63)) != 0 && bits[b >> 6] & (1 << UInt64(b & 63)) != 0
+        }
+    }
+
+    /// Inserts; true when the key was new.
+    func insert(_ k: Key) -> Bool {
+        let new: Bool
+        switch mode {
+        case .exact: new = exact.insert(k.bytes!).inserted
+        case .hashCompaction: new = hashes.insert(k.hash).inserted
+        case .bitstate:
+            let (a, b) = bitPositions(k.hash)
+            let wa = bits[a >> 6], wb = bits[b >> 6]
+            new = wa & (1 << UInt64(a & 63)) == 0 || wb & (1 << UInt64(b & 63)) == 0
+            bits[a >> 6] |= 1 << UInt64(a & 63)
+            bits[b >> 6] |= 1 << UInt64(b & 63)
+        }
+        if new { count += 1 }
+        return new
+    }
+}
+
+/// Breadth-first search over the states of one policy's machine and the reference.
+public struct Explorer: Sendable {
+    public let options: ExploreOptions
+
+    public init(_ options: ExploreOptions) { self.options = options }
+
+    /// Progress after each depth: depth, states stored, frontier size, seconds.
+    public typealias Progress = @Sendable (_ depth: Int, _ states: Int, _ frontier: Int, _ seconds: Double) -> Void
+
+    /// Explores every state of the universe on `policy`, shortest paths first.
+    public func explore(_ policy: PolicyEntry, progress: Progress? = nil) -> ExploreReport {
+        policy.visit(Visitor(explorer: self, name: policy.name, progress: progress))
+    }
+
+    struct Visitor: PolicyVisitor {
+        let explorer: Explorer
+        let name: String
+        let progress: Progress?
+        func visit<P: Policy>(_ policy: P.Type) -> ExploreReport {
+            explorer.run(P.self, name: name, progress: progress)
+        }
+    }
+
+    /// What expanding one stored state produced.
+    struct Expansion<P: Policy>: @unchecked Sendable {
+        /// New-looking successors: (key, node, op), in successor order.
+        var successors: [(VisitedSet.Key, ExploreNode<P>, Op)] = []
+        /// The first op showing each verdict (by raw value), if any.
+        var violations: [Op?] = Array(repeating: nil, count: Verdict.allCases.count)
+        var transitions = 0
+    }
+
+    func run<P: Policy>(_: P.Type, name: String, progress: Progress?) -> ExploreReport {
+        let o = options
+        let clock = ContinuousClock()
+        let start = clock.now
+        func seconds() -> Double { let d = clock.now - start; return Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18 }
+        let keepAll = o.universe.kinds.contains(.ksm)
+        let shape = o.shapeProgram
+        var root = ExploreNode<P>(machine: Machine<P>(), oracle: SteppedReference(shape: shape), values: [])
+        root.machine.load(shape)
+        let jobs = max(1, o.jobs)
+        let encoders = (0..<jobs).map { _ in
+            StateEncoder(procs: o.universe.processes, pins: max(1, o.universe.pins), pipes: max(1, o.universe.pipes),
+                         symmetry: o.symmetry, keepAllStores: keepAll)
+        }
+        let visited = VisitedSet(o.visited)
+        _ = visited.insert(key(root, encoders[0]))
+        var frontier = [root]
+        var links: [[ExploreLink]] = [[]]
+        var perDepth = [1]
+        var found: [ExploreReport.Counterexample?] = Array(repeating: nil, count: Verdict.allCases.count)
+        var transitions = 0
+        var stopReason: String?
+        let stop = Atomic<Bool>(false)
+        let deadline = o.timeLimit.map { start.advanced(by: .milliseconds(Int64($0 * 1000))) }
+
+        /// The path to state `index` at `depth`, plus `op` if given.
+        func path(depth: Int, index: Int, then op: Op?) -> Program {
+            var ops: [Op] = []
+            var d = depth, i = index
+            while d > 0 {
+                let l = links[d][i]
+                ops.append(l.op)
+                i = Int(l.parent)
+                d -= 1
+            }
+            ops.reverse()
+            if let op { ops.append(op) }
+            return Enumerator.canonicalised(Program(ops: ops))
+        }
+
+        var depth = 0
+        var checked = 0
+        while !frontier.isEmpty {
+            if let m = o.maxDepth, depth >= m { stopReason = "max depth \(m)"; break }
+            // Expand the frontier in chunks, in parallel; read-only use of `visited`.
+            let chunk = max(16, frontier.count / (jobs * 8))
+            let chunks = (frontier.count + chunk - 1) / chunk
+            let results = Mutex<[Expansion<P>?]>(Array(repeating: nil, count: frontier.count))
+            let next = Atomic<Int>(0)
+            let d = depth
+            frontier.withUnsafeBufferPointer { nodes in
+                nonisolated(unsafe) let nodes = nodes
+                DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { w in
+                    let enc = encoders[w]
+                    while !stop.load(ordering: .relaxed) {
+                        let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                        guard c < chunks else { break }
+                        var local: [(Int, Expansion<P>)] = []
+                        for i in (c * chunk)..<min(nodes.count, (c + 1) * chunk) {
+                            local.append((i, expand(nodes[i], depth: d, enc, visited: visited)))
+                        }
+                        results.withLock { r in for (i, e) in local { r[i] = e } }
+                        if let deadline, clock.now >= deadline { stop.store(true, ordering: .relaxed) }
+                    }
+                }
+            }
+            let expansions = results.withLock { r in
+                let out = r
+                r = []
+                return out
+            }
+            if stop.load(ordering: .relaxed) {
+                stopReason = "time limit"
+            }
+            // Merge in frontier order: the result does not depend on the number of jobs.
+            var nextFrontier: [ExploreNode<P>] = []
+            var nextLinks: [ExploreLink] = []
+            var levelFound: [(Int, Op)?] = Array(repeating: nil, count: Verdict.allCases.count)
+            for (i, e) in expansions.enumerated() {
+                guard let e else { continue }
+                transitions += e.transitions
+                for (v, op) in e.violations.enumerated() where found[v] == nil && levelFound[v] == nil {
+                    if let op { levelFound[v] = (i, op) }
+                }
+                for (k, node, op) in e.successors where visited.insert(k) {
+                    nextFrontier.append(node)
+                    nextLinks.append(ExploreLink(parent: Int32(i), op: op))
+                }
+            }
+            links.append(nextLinks)
+            // Leaks (and teardown integrity) are properties of a state: check the new ones.
+            let flags = Mutex<[UInt8]>(Array(repeating: 0, count: nextFrontier.count))
+            nextFrontier.withUnsafeBufferPointer { nodes in
+                nonisolated(unsafe) let nodes = nodes
+                let n = nodes.count
+                let step = max(64, n / (jobs * 4))
+                DispatchQueue.concurrentPerform(iterations: (n + step - 1) / step) { c in
+                    var local: [(Int, UInt8)] = []
+                    for i in (c * step)..<min(n, (c + 1) * step) {
+                        var m = nodes[i].machine
+                        let (leaked, _) = m.teardown()
+                        let f: UInt8 = (leaked > 0 ? 1 : 0) | (m.checkInvariants() != nil ? 2 : 0)
+                        if f != 0 { local.append((i, f)) }
+                    }
+                    flags.withLock { l in for (i, f) in local { l[i] = f } }
+                }
+            }
+            let stateFlags = flags.withLock { $0 }
+            let statesNow = visited.count
+            func record(_ v: Verdict, _ program: Program) {
+                guard found[Int(v.rawValue)] == nil else { return }
+                found[Int(v.rawValue)] = ExploreReport.Counterexample(
+                    verdict: v, program: program, statesWhenFound: statesNow, secondsWhenFound: seconds())
+            }
+            for (v, hit) in levelFound.enumerated() {
+                if let (i, op) = hit { record(Verdict.allCases[v], path(depth: depth, index: i, then: op)) }
+            }
+            if let i = stateFlags.firstIndex(where: { $0 & 1 != 0 }) { record(.leak, path(depth: depth + 1, index: i, then: nil)) }
+            if let i = stateFlags.firstIndex(where: { $0 & 2 != 0 }) { record(.integrity, path(depth: depth + 1, index: i, then: nil)) }
+            frontier = nextFrontier
+            depth += 1
+            if stopReason == nil { checked = depth }
+            if !frontier.isEmpty { perDepth.append(frontier.count) }
+            progress?(depth, visited.count, frontier.count, seconds())
+            if stopReason != nil { break }
+            if o.stopAtFirst && found.contains(where: { $0 != nil }) {
+                if !frontier.isEmpty { stopReason = "first counterexample" }
+                break
+            }
+            if let m = o.maxStates, visited.count >= m, !frontier.isEmpty { stopReason = "max states \(m)"; break }
+            if let deadline, clock.now >= deadline, !frontier.isEmpty { stopReason = "time limit"; break }
+        }
+        return ExploreReport(policy: name, summary: o.summary, alphabet: o.universe.alphabet, symmetry: o.symmetry,
+                             visited: o.visited, states: visited.count, transitions: transitions, statesPerDepth: perDepth,
+                             complete: stopReason == nil, stopReason: stopReason, found: found.compactMap { $0 },
+                             seconds: seconds(), jobs: jobs, peakMemory: peakResidentBytes(), checkedDepth: checked)
+    }
+
+    /// The visited-set key of a state: the hash of its canonical encoding (and the encoding itself in exact mode).
+    func key<P: Policy>(_ n: ExploreNode<P>, _ enc: StateEncoder) -> VisitedSet.Key {
+        enc.encode(n.machine.s, n.oracle, values: n.values)
+        let exact: Bool = if case .exact = options.visited { true } else { false }
+        return VisitedSet.Key(hash: stateHash(enc.best), bytes: exact ? enc.best : nil)
+    }
+
+    /// Runs every op of the alphabet from one state: the verdicts of the transitions and
+    /// the successors not already visited at an earlier depth.
+    func expand<P: Policy>(_ node: ExploreNode<P>, depth: Int, _ enc: StateEncoder, visited: VisitedSet) -> Expansion<P> {
+        var out = Expansion<P>()
+        options.successorOps(node.machine.s) { op in
+            var n = node
+            n.machine.s.currentLane = -1
+            n.machine.s.obsStore = StoreID.none
+            let (status, observed) = n.machine.apply(op, index: depth)
+            if case .skipped = status { return }
+            out.transitions += 1
+            var acceptance: Acceptance?
+            if status.executed { acceptance = n.oracle.apply(op, index: depth) }
+            switch op {
+            case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v):
+                n.values.append(status.executed ? v : 0)
+            default:
+                n.values.append(0)
+            }
+            if observed >= 0, let a = acceptance,
+               let v = Explorer.verdict(observed: observed, store: n.machine.s.obsStore, acceptance: a, values: n.values) {
+                if out.violations[Int(v.rawValue)] == nil { out.violations[Int(v.rawValue)] = op }
+            }
+            if n.machine.checkInvariants() != nil, out.violations[Int(Verdict.integrity.rawValue)] == nil {
+                out.violations[Int(Verdict.integrity.rawValue)] = op
+            }
+            let k = key(n, enc)
+            if visited.contains(k) { return }
+            out.successors.append((k, n, op))
+        }
+        return out
+    }
+
+    /// The verdict of one observation, as `Checker.verdict` gives it, with the
+    /// explorer's ordinals (op index + 1) and the path's stored values.
+    static func verdict(observed o: Int16, store id: Int32, acceptance a: Acceptance, values: [UInt8]) -> Verdict? {
+        if o > 255 { return .integrity }
+        func value(_ ord: Int) -> UInt8? { ord == 0 ? 0 : ord - 1 < values.count ? values[ord - 1] : nil }
+        if id >= 0 {
+            let ord = StateEncoder.ordinal(ofStore: id)
+            guard ord >= 0, let v = value(ord) else { return .integrity }
+            if a.accepted.contains(UInt8(ord)) { return nil }
+            if v != UInt8(o) { return .integrity }
+            return Reference.classify(UInt8(ord), a)
+        }
+        var candidates = ValueSet()
+        if o == 0 { candidates.insert(0) }
+        for (k, v) in values.enumerated() where v == UInt8(o) && v != 0 && k < 254 { candidates.insert(UInt8(k + 1)) }
+        return Reference.judge(candidates: candidates, a)
+    }
+}
+
+/// Peak resident set size of this process (VmHWM), 0 where /proc is missing.
+func peakResidentBytes() -> Int {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
+    for line in s.split(separator: "\n") where line.hasPrefix("VmHWM:") {
+        let digits = line.filter(\.isNumber)
+        return (Int(digits) ?? 0) * 1024
+    }
+    return 0
+}
