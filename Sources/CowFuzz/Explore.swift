@@ -67,12 +67,29 @@ struct ExploreNode<P: Policy>: @unchecked Sendable {
     var machine: Machine<P>
     var oracle: SteppedReference
     var values: [UInt8]
+
+    /// Runs op `index` of the path on the machine and, if it ran, on the reference.
+    /// Nil when the machine skipped it (no transition); else the observation and its acceptance.
+    mutating func step(_ op: Op, index: Int) -> (observed: Int16, acceptance: Acceptance?)? {
+        machine.s.currentLane = -1
+        machine.s.obsStore = StoreID.none
+        let (status, observed) = machine.apply(op, index: index)
+        if case .skipped = status { return nil }
+        var acceptance: Acceptance?
+        if status.executed { acceptance = oracle.apply(op, index: index) }
+        switch op {
+        case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v): values.append(status.executed ? v : 0)
+        default: values.append(0)
+        }
+        return (observed, acceptance)
+    }
 }
 
-/// How a stored state was first reached: its parent's index at the depth before, and the op.
+/// How a stored state was first reached: its parent's index at the depth before, and
+/// which successor of the parent (in `ExploreOptions.successorOps` order) it is.
 struct ExploreLink: Sendable {
     var parent: Int32
-    var op: Op
+    var succ: UInt16
 }
 
 /// The visited set in the chosen mode. A class: one shared, growing buffer.
@@ -156,12 +173,51 @@ public struct Explorer: Sendable {
     }
 
     /// What expanding one stored state produced.
-    struct Expansion<P: Policy>: @unchecked Sendable {
-        /// New-looking successors: (key, node, op), in successor order.
-        var successors: [(VisitedSet.Key, ExploreNode<P>, Op)] = []
-        /// The first op showing each verdict (by raw value), if any.
-        var violations: [Op?] = Array(repeating: nil, count: Verdict.allCases.count)
+    struct Expansion: Sendable {
+        /// Successors not visited at an earlier depth: (key, successor index), in order.
+        var successors: [(VisitedSet.Key, UInt16)] = []
+        /// The successor index of the first op showing each verdict (by raw value), if any.
+        var violations: [UInt16?] = Array(repeating: nil, count: Verdict.allCases.count)
+        /// The state itself leaks at teardown (bit 0) or breaks an invariant there (bit 1).
+        var stateFlags: UInt8 = 0
         var transitions = 0
+    }
+
+    /// Rebuilds stored states by replaying their paths from the initial state. States
+    /// are visited in index order, and siblings are adjacent, so the ancestors of the
+    /// previous state are kept and only the differing tail of the path is replayed.
+    /// This is what keeps the frontier small: a stored state is 8 bytes of parent link.
+    struct Replayer<P: Policy>: @unchecked Sendable {
+        var stack: [(index: Int32, node: ExploreNode<P>)]
+        var ancestors: [Int32] = []
+        let options: ExploreOptions
+
+        init(root: ExploreNode<P>, options: ExploreOptions) {
+            stack = [(0, root)]
+            self.options = options
+        }
+
+        mutating func node(depth: Int, index: Int, links: [[ExploreLink]]) -> ExploreNode<P> {
+            if ancestors.count < depth + 1 { ancestors = Array(repeating: 0, count: depth + 1) }
+            ancestors[depth] = Int32(index)
+            var d = depth
+            while d > 0 {
+                ancestors[d - 1] = links[d][Int(ancestors[d])].parent
+                d -= 1
+            }
+            var m = min(depth, stack.count - 1)
+            while m > 0 && stack[m].index != ancestors[m] { m -= 1 }
+            stack.removeSubrange((m + 1)...)
+            if m < depth {
+                for d in (m + 1)...depth {
+                    var n = stack[d - 1].node
+                    let op = options.successorOp(n.machine.s, at: Int(links[d][Int(ancestors[d])].succ))
+                    _ = n.step(op, index: d - 1)
+                    stack.append((ancestors[d], n))
+                }
+            }
+            return stack[depth].node
+        }
     }
 
     func run<P: Policy>(_: P.Type, name: String, progress: Progress?) -> ExploreReport {
@@ -178,10 +234,11 @@ public struct Explorer: Sendable {
             StateEncoder(procs: o.universe.processes, pins: max(1, o.universe.pins), pipes: max(1, o.universe.pipes),
                          symmetry: o.symmetry, keepAllStores: keepAll)
         }
+        let replayers = Mutex((0..<jobs).map { _ in Replayer<P>(root: root, options: o) })
         let visited = VisitedSet(o.visited)
         _ = visited.insert(key(root, encoders[0]))
-        var frontier = [root]
         var links: [[ExploreLink]] = [[]]
+        var levelCount = 1
         var perDepth = [1]
         var found: [ExploreReport.Counterexample?] = Array(repeating: nil, count: Verdict.allCases.count)
         var transitions = 0
@@ -189,112 +246,105 @@ public struct Explorer: Sendable {
         let stop = Atomic<Bool>(false)
         let deadline = o.timeLimit.map { start.advanced(by: .milliseconds(Int64($0 * 1000))) }
 
-        /// The path to state `index` at `depth`, plus `op` if given.
-        func path(depth: Int, index: Int, then op: Op?) -> Program {
-            var ops: [Op] = []
+        /// The path to state `index` at `depth`, then successor `succ` if given, as ops.
+        func path(depth: Int, index: Int, then succ: UInt16?) -> Program {
+            var chain: [UInt16] = []
             var d = depth, i = index
             while d > 0 {
-                let l = links[d][i]
-                ops.append(l.op)
-                i = Int(l.parent)
+                chain.append(links[d][i].succ)
+                i = Int(links[d][i].parent)
                 d -= 1
             }
-            ops.reverse()
-            if let op { ops.append(op) }
+            chain.reverse()
+            if let succ { chain.append(succ) }
+            var n = root
+            var ops: [Op] = []
+            for (k, c) in chain.enumerated() {
+                let op = o.successorOp(n.machine.s, at: Int(c))
+                _ = n.step(op, index: k)
+                ops.append(op)
+            }
             return Enumerator.canonicalised(Program(ops: ops))
         }
 
         var depth = 0
         var checked = 0
-        while !frontier.isEmpty {
-            if let m = o.maxDepth, depth >= m { stopReason = "max depth \(m)"; break }
-            // Expand the frontier in chunks, in parallel; read-only use of `visited`.
-            let chunk = max(16, frontier.count / (jobs * 8))
-            let chunks = (frontier.count + chunk - 1) / chunk
-            let results = Mutex<[Expansion<P>?]>(Array(repeating: nil, count: frontier.count))
+        while levelCount > 0 {
+            // At the depth bound, states are only checked, not expanded.
+            let last = o.maxDepth.map { depth >= $0 } ?? false
+            // Expand the level in chunks, in parallel; `visited` and `links` are only read.
+            let count = levelCount
+            let chunk = max(16, count / (jobs * 8))
+            let chunks = (count + chunk - 1) / chunk
+            let results = Mutex<[Expansion?]>(Array(repeating: nil, count: count))
             let next = Atomic<Int>(0)
             let d = depth
-            frontier.withUnsafeBufferPointer { nodes in
-                nonisolated(unsafe) let nodes = nodes
-                DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { w in
-                    let enc = encoders[w]
-                    while !stop.load(ordering: .relaxed) {
-                        let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
-                        guard c < chunks else { break }
-                        var local: [(Int, Expansion<P>)] = []
-                        for i in (c * chunk)..<min(nodes.count, (c + 1) * chunk) {
-                            local.append((i, expand(nodes[i], depth: d, enc, visited: visited)))
-                        }
-                        results.withLock { r in for (i, e) in local { r[i] = e } }
-                        if let deadline, clock.now >= deadline { stop.store(true, ordering: .relaxed) }
+            let frozenLinks = links
+            DispatchQueue.concurrentPerform(iterations: min(jobs, chunks)) { w in
+                let enc = encoders[w]
+                var replayer = replayers.withLock { $0[w] }
+                while !stop.load(ordering: .relaxed) {
+                    let c = next.wrappingAdd(1, ordering: .relaxed).oldValue
+                    guard c < chunks else { break }
+                    var local: [(Int, Expansion)] = []
+                    for i in (c * chunk)..<min(count, (c + 1) * chunk) {
+                        let node = replayer.node(depth: d, index: i, links: frozenLinks)
+                        local.append((i, expand(node, depth: d, enc, visited: visited, successors: !last)))
                     }
+                    results.withLock { r in for (i, e) in local { r[i] = e } }
+                    if let deadline, clock.now >= deadline { stop.store(true, ordering: .relaxed) }
                 }
+                replayer.stack.removeSubrange(1...)
+                replayers.withLock { $0[w] = replayer }
             }
             let expansions = results.withLock { r in
                 let out = r
                 r = []
                 return out
             }
-            if stop.load(ordering: .relaxed) {
-                stopReason = "time limit"
-            }
-            // Merge in frontier order: the result does not depend on the number of jobs.
-            var nextFrontier: [ExploreNode<P>] = []
+            let partial = stop.load(ordering: .relaxed)
+            // Merge in level order: the result does not depend on the number of jobs.
             var nextLinks: [ExploreLink] = []
-            var levelFound: [(Int, Op)?] = Array(repeating: nil, count: Verdict.allCases.count)
+            var stateHit: [Int?] = [nil, nil]
+            var levelFound: [(Int, UInt16)?] = Array(repeating: nil, count: Verdict.allCases.count)
             for (i, e) in expansions.enumerated() {
                 guard let e else { continue }
                 transitions += e.transitions
-                for (v, op) in e.violations.enumerated() where found[v] == nil && levelFound[v] == nil {
-                    if let op { levelFound[v] = (i, op) }
+                for b in 0..<2 where stateHit[b] == nil && e.stateFlags & (1 << b) != 0 { stateHit[b] = i }
+                for (v, succ) in e.violations.enumerated() where levelFound[v] == nil {
+                    if let succ { levelFound[v] = (i, succ) }
                 }
-                for (k, node, op) in e.successors where visited.insert(k) {
-                    nextFrontier.append(node)
-                    nextLinks.append(ExploreLink(parent: Int32(i), op: op))
-                }
-            }
-            links.append(nextLinks)
-            // Leaks (and teardown integrity) are properties of a state: check the new ones.
-            let flags = Mutex<[UInt8]>(Array(repeating: 0, count: nextFrontier.count))
-            nextFrontier.withUnsafeBufferPointer { nodes in
-                nonisolated(unsafe) let nodes = nodes
-                let n = nodes.count
-                let step = max(64, n / (jobs * 4))
-                DispatchQueue.concurrentPerform(iterations: (n + step - 1) / step) { c in
-                    var local: [(Int, UInt8)] = []
-                    for i in (c * step)..<min(n, (c + 1) * step) {
-                        var m = nodes[i].machine
-                        let (leaked, _) = m.teardown()
-                        let f: UInt8 = (leaked > 0 ? 1 : 0) | (m.checkInvariants() != nil ? 2 : 0)
-                        if f != 0 { local.append((i, f)) }
-                    }
-                    flags.withLock { l in for (i, f) in local { l[i] = f } }
+                for (k, succ) in e.successors where visited.insert(k) {
+                    nextLinks.append(ExploreLink(parent: Int32(i), succ: succ))
                 }
             }
-            let stateFlags = flags.withLock { $0 }
             let statesNow = visited.count
             func record(_ v: Verdict, _ program: Program) {
                 guard found[Int(v.rawValue)] == nil else { return }
                 found[Int(v.rawValue)] = ExploreReport.Counterexample(
                     verdict: v, program: program, statesWhenFound: statesNow, secondsWhenFound: seconds())
             }
+            // States of this depth first (shorter), then transitions out of them.
+            if let i = stateHit[0] { record(.leak, path(depth: depth, index: i, then: nil)) }
+            if let i = stateHit[1] { record(.integrity, path(depth: depth, index: i, then: nil)) }
             for (v, hit) in levelFound.enumerated() {
-                if let (i, op) = hit { record(Verdict.allCases[v], path(depth: depth, index: i, then: op)) }
+                if let (i, succ) = hit { record(Verdict.allCases[v], path(depth: depth, index: i, then: succ)) }
             }
-            if let i = stateFlags.firstIndex(where: { $0 & 1 != 0 }) { record(.leak, path(depth: depth + 1, index: i, then: nil)) }
-            if let i = stateFlags.firstIndex(where: { $0 & 2 != 0 }) { record(.integrity, path(depth: depth + 1, index: i, then: nil)) }
-            frontier = nextFrontier
-            depth += 1
-            if stopReason == nil { checked = depth }
-            if !frontier.isEmpty { perDepth.append(frontier.count) }
-            progress?(depth, visited.count, frontier.count, seconds())
-            if stopReason != nil { break }
-            if o.stopAtFirst && found.contains(where: { $0 != nil }) {
-                if !frontier.isEmpty { stopReason = "first counterexample" }
+            if partial { stopReason = "time limit"; break }
+            checked = depth + (last ? 0 : 1)
+            if last {
+                stopReason = "max depth \(depth)"
                 break
             }
-            if let m = o.maxStates, visited.count >= m, !frontier.isEmpty { stopReason = "max states \(m)"; break }
-            if let deadline, clock.now >= deadline, !frontier.isEmpty { stopReason = "time limit"; break }
+            links.append(nextLinks)
+            levelCount = nextLinks.count
+            depth += 1
+            if levelCount > 0 { perDepth.append(levelCount) }
+            progress?(depth, visited.count, levelCount, seconds())
+            if levelCount == 0 { break }
+            if o.stopAtFirst && found.contains(where: { $0 != nil }) { stopReason = "first counterexample"; break }
+            if let m = o.maxStates, visited.count >= m { stopReason = "max states \(m)"; break }
+            if let deadline, clock.now >= deadline { stopReason = "time limit"; break }
         }
         return ExploreReport(policy: name, summary: o.summary, alphabet: o.universe.alphabet, symmetry: o.symmetry,
                              visited: o.visited, states: visited.count, transitions: transitions, statesPerDepth: perDepth,
@@ -309,35 +359,33 @@ public struct Explorer: Sendable {
         return VisitedSet.Key(hash: stateHash(enc.best), bytes: exact ? enc.best : nil)
     }
 
-    /// Runs every op of the alphabet from one state: the verdicts of the transitions and
-    /// the successors not already visited at an earlier depth.
-    func expand<P: Policy>(_ node: ExploreNode<P>, depth: Int, _ enc: StateEncoder, visited: VisitedSet) -> Expansion<P> {
-        var out = Expansion<P>()
+    /// Checks one stored state (leak and invariants at teardown) and runs every op of the
+    /// alphabet from it: the verdicts of the transitions and the successors not already
+    /// visited at an earlier depth.
+    func expand<P: Policy>(_ node: ExploreNode<P>, depth: Int, _ enc: StateEncoder, visited: VisitedSet,
+                           successors: Bool) -> Expansion {
+        var out = Expansion()
+        var m = node.machine
+        let (leaked, _) = m.teardown()
+        out.stateFlags = (leaked > 0 ? 1 : 0) | (m.checkInvariants() != nil ? 2 : 0)
+        guard successors else { return out }
+        var index = -1
         options.successorOps(node.machine.s) { op in
+            index += 1
             var n = node
-            n.machine.s.currentLane = -1
-            n.machine.s.obsStore = StoreID.none
-            let (status, observed) = n.machine.apply(op, index: depth)
-            if case .skipped = status { return }
+            guard let (observed, acceptance) = n.step(op, index: depth) else { return }
             out.transitions += 1
-            var acceptance: Acceptance?
-            if status.executed { acceptance = n.oracle.apply(op, index: depth) }
-            switch op {
-            case let .write(_, _, _, v), let .pokemem(_, _, _, v), let .writepin(_, v):
-                n.values.append(status.executed ? v : 0)
-            default:
-                n.values.append(0)
-            }
+            let succ = UInt16(index)
             if observed >= 0, let a = acceptance,
                let v = Explorer.verdict(observed: observed, store: n.machine.s.obsStore, acceptance: a, values: n.values) {
-                if out.violations[Int(v.rawValue)] == nil { out.violations[Int(v.rawValue)] = op }
+                if out.violations[Int(v.rawValue)] == nil { out.violations[Int(v.rawValue)] = succ }
             }
             if n.machine.checkInvariants() != nil, out.violations[Int(Verdict.integrity.rawValue)] == nil {
-                out.violations[Int(Verdict.integrity.rawValue)] = op
+                out.violations[Int(Verdict.integrity.rawValue)] = succ
             }
             let k = key(n, enc)
             if visited.contains(k) { return }
-            out.successors.append((k, n, op))
+            out.successors.append((k, succ))
         }
         return out
     }
@@ -369,4 +417,32 @@ func peakResidentBytes() -> Int {
         return (Int(digits) ?? 0) * 1024
     }
     return 0
+}
+
+extension Explorer {
+    /// The canonical encoding of the state `program` reaches on `policy`, stepped as the
+    /// explorer steps (nil when an op is skipped or names something outside the universe).
+    /// For tests and debugging: states that differ only by renaming encode alike.
+    public func canonicalEncoding(of program: Program, on policy: PolicyEntry) -> [UInt8]? {
+        policy.visit(EncodingVisitor(explorer: self, program: program))
+    }
+
+    struct EncodingVisitor: PolicyVisitor {
+        let explorer: Explorer
+        let program: Program
+        func visit<P: Policy>(_: P.Type) -> [UInt8]? {
+            let o = explorer.options
+            let shape = ProgramShape(o.shapeProgram)
+            let ps = ProgramShape(program)
+            guard ps.processes <= shape.processes, ps.regions <= shape.regions, ps.pages <= shape.pages,
+                  ps.pins <= shape.pins, ps.pipes <= shape.pipes else { return nil }
+            var n = ExploreNode<P>(machine: Machine<P>(), oracle: SteppedReference(shape: o.shapeProgram), values: [])
+            n.machine.load(o.shapeProgram)
+            for (i, op) in program.ops.enumerated() where n.step(op, index: i) == nil { return nil }
+            let enc = StateEncoder(procs: o.universe.processes, pins: max(1, o.universe.pins), pipes: max(1, o.universe.pipes),
+                                   symmetry: o.symmetry, keepAllStores: o.universe.kinds.contains(.ksm))
+            enc.encode(n.machine.s, n.oracle, values: n.values)
+            return enc.best
+        }
+    }
 }

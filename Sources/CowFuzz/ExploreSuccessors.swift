@@ -80,6 +80,17 @@ public enum VisitedMode: Hashable, Sendable {
 }
 
 extension ExploreOptions {
+    /// Successor `k` of a state (in `successorOps` order).
+    func successorOp(_ m: MachineState, at k: Int) -> Op {
+        var i = 0
+        var found: Op?
+        successorOps(m) { op in
+            if i == k { found = op }
+            i += 1
+        }
+        return found!
+    }
+
     /// Every op the universe allows after a state, in a fixed order. Ops the machine
     /// skips are dropped by the caller; fresh names are the lowest free ones (any free
     /// name is as good: names are symmetric).
