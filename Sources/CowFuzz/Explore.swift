@@ -346,6 +346,10 @@ public struct Explorer: Sendable {
             if let m = o.maxStates, visited.count >= m { stopReason = "max states \(m)"; break }
             if let deadline, clock.now >= deadline { stopReason = "time limit"; break }
         }
+        if ProcessInfo.processInfo.environment["COWFUZZ_EXPLORE_DUMP"] != nil, levelCount > 0 {
+            print(path(depth: depth, index: levelCount - 1, then: nil).text)
+            print(path(depth: depth, index: levelCount / 2, then: nil).text)
+        }
         return ExploreReport(policy: name, summary: o.summary, alphabet: o.universe.alphabet, symmetry: o.symmetry,
                              visited: o.visited, states: visited.count, transitions: transitions, statesPerDepth: perDepth,
                              complete: stopReason == nil, stopReason: stopReason, found: found.compactMap { $0 },

@@ -224,12 +224,6 @@ final class StateEncoder: @unchecked Sendable {
             put(UInt8(refs.count))
             for ref in refs { put16(cell(ref.cell)); put(owner(ref.owner)) }
         }
-        // The LRU-add batch: how full it is, and what it holds.
-        put(UInt8(m.lruBatch.count))
-        var pending: [Int32] = []
-        for h in m.lruBatch where Int(h) < m.frames.count && m.frames[Int(h)].lruPending { pending.append(frame(m, h)) }
-        pending.sort()
-        for f in pending { put16(f) }
         // Objects' page caches (named objects; a shmem object no one maps is gone).
         var k = 0
         while k < objectsNamed.count {
@@ -249,10 +243,28 @@ final class StateEncoder: @unchecked Sendable {
             put16(m.swapCount[Int(x)]); put16(frame(m, m.swapFrame[Int(x)]))
             put(m.swapContent[Int(x)]); putStore(m.swapStore[Int(x)])
         }
+        // The LRU-add batch: how full it is, and what it holds. A page that only the
+        // batch still holds (unmapped, unpinned, in no pipe or cache) can never be
+        // reached again: the drain frees it. Such pages count, but are not named.
+        put(UInt8(m.lruBatch.count))
+        var pending: [Int32] = []
+        var orphans = 0
+        for h in m.lruBatch where Int(h) < m.frames.count && m.frames[Int(h)].lruPending {
+            let f = m.frames[Int(h)]
+            if frameMap[Int(h)] < 0 && f.refcount == 1 && f.mapcount == 0 && !f.swapcache {
+                orphans += 1
+                frameMap[Int(h)] = -2
+            } else {
+                pending.append(frame(m, h))
+            }
+        }
+        pending.sort()
+        put(UInt8(orphans))
+        for f in pending { put16(f) }
         // Live frames no one references any more (held, so a leak at teardown).
         var h = 1
         while h < m.frames.count {
-            if m.frames[h].kind != .free { _ = frame(m, Int32(h)) }
+            if m.frames[h].kind != .free && frameMap[h] != -2 { _ = frame(m, Int32(h)) }
             h += 1 << Int(m.frames[h].order)
         }
         // Frames, folio by folio in naming order.
