@@ -185,5 +185,63 @@ func exploreJSON(_ reports: [ExploreReport], options o: ExploreOptions) -> Data 
     return (try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])) ?? Data()
 }
 
-/// `cowfuzz bench-explore [--quick] [--jobs N]`: the issue-11 figures, placeholder.
-func runBenchExplore(_ argv: ArraySlice<String>) throws -> Int32 { 0 }
+/// `cowfuzz bench-explore [--quick] [--time D] [--jobs N] [--json F]`: the side-by-side
+/// figures of Documentation/exploring.md. For each universe (pPROCS vVALUES xPAGES kPIPES,
+/// anonymous COW + vmsplice as in the Spin model), linux-5.7 runs to the first
+/// counterexample and linux-6.x to a proof or the time limit. Prints states, time,
+/// states/s, peak memory and the shortest counterexample length.
+func runBenchExplore(_ argv: ArraySlice<String>) throws -> Int32 {
+    let args = try Args(argv, valueOptions: ["--time", "--jobs", "--json"], flagOptions: ["--quick"])
+    let quick = args.flag("--quick")
+    let limit = try args.duration("--time") ?? (quick ? 10 : 60)
+    let jobs = try args.int("--jobs", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)
+    struct Case { var name: String; var procs, values, pages, pipes, pins: Int; var ops: [OpKind] }
+    let base: [OpKind] = [.mmap, .munmap, .write, .read, .fork, .exit, .vmsplice, .readpipe]
+    let full: [OpKind] = [.fork, .exit, .mmap, .munmap, .mprotect, .madvise, .read, .write, .pin, .unpin, .readpin,
+                          .writepin, .vmsplice, .readpipe, .pokemem]
+    var cases = [Case(name: "p2v1x2k1", procs: 2, values: 1, pages: 2, pipes: 1, pins: 0, ops: base),
+                 Case(name: "p2v2x2k1", procs: 2, values: 2, pages: 2, pipes: 1, pins: 0, ops: base)]
+    if !quick {
+        cases += [Case(name: "p2v2x3k1", procs: 2, values: 2, pages: 3, pipes: 1, pins: 0, ops: base),
+                  Case(name: "p2v2x2k2", procs: 2, values: 2, pages: 2, pipes: 2, pins: 0, ops: base),
+                  Case(name: "p3v1x2k1g1 (full alphabet)", procs: 3, values: 1, pages: 2, pipes: 1, pins: 1, ops: full)]
+    }
+    let policies = [PolicyRegistry.named("linux-5.7")!, PolicyRegistry.named("linux-6.x")!]
+    print("bench-explore: \(jobs) job(s), \(Int(limit)) s per run; linux-5.7 to the first counterexample, linux-6.x to a proof")
+    let header = "universe".padding(toLength: 28, withPad: " ", startingAt: 0) + "policy     result        states      depth  seconds  states/s  peak MB  shortest"
+    print(header)
+    var rows: [[String: Any]] = []
+    for c in cases {
+        for policy in policies {
+            var o = ExploreOptions()
+            o.universe.processes = c.procs
+            o.universe.pages = c.pages
+            o.universe.pins = c.pins
+            o.universe.pipes = c.pipes
+            o.universe.kinds = c.ops
+            o.values = c.values
+            o.jobs = jobs
+            o.timeLimit = limit
+            o.stopAtFirst = policy.name == "linux-5.7"
+            let r = Explorer(o).explore(policy)
+            let result = r.proved ? "proved" : !r.found.isEmpty ? "found" : r.complete ? "explored" : "stopped"
+            let shortest = r.found.map { "\($0.verdict.name) \($0.depth)" }.joined(separator: ", ")
+            let rate = r.seconds > 0 ? Double(r.states) / r.seconds : 0
+            let depth = r.proved ? "D=\(r.diameter)" : "\(r.checkedDepth)"
+            print(c.name.padding(toLength: 28, withPad: " ", startingAt: 0) + r.policy.padding(toLength: 11, withPad: " ", startingAt: 0)
+                  + result.padding(toLength: 10, withPad: " ", startingAt: 0)
+                  + String(format: "%10d  ", r.states) + depth.padding(toLength: 9, withPad: " ", startingAt: 0)
+                  + String(format: "  %7.2f  %8.0f  %7.0f  ", r.seconds, rate, Double(r.peakMemory) / 1_048_576)
+                  + (shortest.isEmpty ? "-" : shortest))
+            rows.append(["universe": c.name, "policy": r.policy, "result": result, "states": r.states, "checkedDepth": r.checkedDepth,
+                         "diameter": r.diameter, "seconds": r.seconds, "peakMemoryBytes": r.peakMemory,
+                         "shortest": r.found.map { ["verdict": $0.verdict.name, "length": $0.depth] }])
+        }
+    }
+    if let path = args.value("--json") {
+        let doc: [String: Any] = ["formatVersion": 1, "command": "bench-explore", "jobs": jobs, "timeLimit": limit, "runs": rows]
+        let data = (try? JSONSerialization.data(withJSONObject: doc, options: [.prettyPrinted, .sortedKeys])) ?? Data()
+        guard FileManager.default.createFile(atPath: path, contents: data) else { throw UsageError("\(path): cannot write the file") }
+    }
+    return 0
+}
