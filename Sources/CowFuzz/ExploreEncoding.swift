@@ -135,19 +135,20 @@ final class StateEncoder: @unchecked Sendable {
         put16(Int32(nameStore(StoreID.zero == id ? 0 : StateEncoder.ordinal(ofStore: id))))
     }
 
-    /// A set of ordinals, projected on the stores that can still be observed.
+    /// A set of ordinals, projected on the stores that can still be observed, as a
+    /// bitmap of store names (names from 64 on, rare, listed after it).
     func putSet(_ s: ValueSet) {
-        var names: [Int16] = []
+        var low: UInt64 = 0
+        var high: [Int16] = []
         s.forEachMember { ord in
-            if storeMap[Int(ord)] >= 0 {
-                names.append(storeMap[Int(ord)])
-            } else if keepAllStores {
-                names.append(nameStore(Int(ord)))
-            }
+            var n = storeMap[Int(ord)]
+            if n < 0 && keepAllStores { n = nameStore(Int(ord)) }
+            guard n >= 0 else { return }
+            if n < 64 { low |= 1 << UInt64(n) } else { high.append(n) }
         }
-        names.sort()
-        put(UInt8(truncatingIfNeeded: names.count))
-        for n in names { put16(Int32(n)) }
+        for k in 0..<8 { put(UInt8(truncatingIfNeeded: low >> UInt64(8 * k))) }
+        put(UInt8(truncatingIfNeeded: high.count))
+        for n in high.sorted() { put16(Int32(n)) }
     }
 
     func reset(_ m: MachineState, _ o: SteppedReference) {
@@ -157,9 +158,11 @@ final class StateEncoder: @unchecked Sendable {
         framesNamed.removeAll(keepingCapacity: true)
         frameMap[0] = 0  // the zero page
         nextFrame = 1
-        swapMap = Array(repeating: -1, count: m.swapCount.count)
+        if swapMap.count != m.swapCount.count { swapMap = Array(repeating: -1, count: m.swapCount.count) }
+        for k in swapMap.indices { swapMap[k] = -1 }
         swapsNamed.removeAll(keepingCapacity: true)
-        objectMap = Array(repeating: -1, count: m.objects.count)
+        if objectMap.count != m.objects.count { objectMap = Array(repeating: -1, count: m.objects.count) }
+        for k in objectMap.indices { objectMap[k] = -1 }
         objectsNamed.removeAll(keepingCapacity: true)
         if cellMap.count < o.cellCount { cellMap = Array(repeating: -1, count: o.cellCount) }
         for k in 0..<o.cellCount { cellMap[k] = -1 }
@@ -170,7 +173,7 @@ final class StateEncoder: @unchecked Sendable {
 
     func encode(_ m: MachineState, _ o: SteppedReference, values: [UInt8], _ pp: [Int], _ gp: [Int], _ qp: [Int]) {
         reset(m, o)
-        procNew = Array(repeating: 0, count: pp.count)
+        if procNew.count != pp.count { procNew = Array(repeating: 0, count: pp.count) }
         for (k, p) in pp.enumerated() { procNew[p] = k }
         func owner(_ p: Int32) -> UInt8 { p >= 0 && Int(p) < procNew.count ? UInt8(procNew[Int(p)]) : 0xff }
         // The file (object 0) first: its page cache outlives every mapping.
@@ -220,9 +223,12 @@ final class StateEncoder: @unchecked Sendable {
                 let slot = q * Limits.pipeDepth + (Int(m.pipeHead[q]) + k) % Limits.pipeDepth
                 put16(frame(m, m.pipeBufs[slot])); put(owner(m.pipeOwner[slot]))
             }
-            let refs = o.pipe(q)
-            put(UInt8(refs.count))
-            for ref in refs { put16(cell(ref.cell)); put(owner(ref.owner)) }
+            let refs = o.pipeLength(q)
+            put(UInt8(refs))
+            for k in 0..<refs {
+                let ref = o.pipeRef(q, k)
+                put16(cell(ref.cell)); put(owner(ref.owner))
+            }
         }
         // Objects' page caches (named objects; a shmem object no one maps is gone).
         var k = 0
@@ -281,7 +287,7 @@ final class StateEncoder: @unchecked Sendable {
         }
         // The reference: pins' and pipe buffers' acceptable stores, then cells.
         for g in gp where o.pin(g).active { putSet(o.pin(g).acc) }
-        for q in qp { for ref in o.pipe(q) { putSet(ref.acc) } }
+        for q in qp { for k in 0..<o.pipeLength(q) { putSet(o.pipeRef(q, k).acc) } }
         var c = 0
         while c < cellsNamed.count {
             let id = Int(cellsNamed[c])

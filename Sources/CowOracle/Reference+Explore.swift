@@ -71,6 +71,8 @@ public struct SteppedReference: @unchecked Sendable {
 
     public var pipeCount: Int { ref.pipes.count }
     public func pipe(_ q: Int) -> [RefView] { ref.pipes[q].map(view) }
+    public func pipeLength(_ q: Int) -> Int { ref.pipes[q].count }
+    public func pipeRef(_ q: Int, _ k: Int) -> RefView { view(ref.pipes[q][k]) }
 
     /// Stores other processes made into other cells since cell `c` was born (what makes
     /// seeing them through `c` an isolation verdict).
