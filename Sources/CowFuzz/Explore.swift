@@ -346,10 +346,6 @@ public struct Explorer: Sendable {
             if let m = o.maxStates, visited.count >= m { stopReason = "max states \(m)"; break }
             if let deadline, clock.now >= deadline { stopReason = "time limit"; break }
         }
-        if ProcessInfo.processInfo.environment["COWFUZZ_EXPLORE_DUMP"] != nil, levelCount > 0 {
-            print(path(depth: depth, index: levelCount - 1, then: nil).text)
-            print(path(depth: depth, index: levelCount / 2, then: nil).text)
-        }
         return ExploreReport(policy: name, summary: o.summary, alphabet: o.universe.alphabet, symmetry: o.symmetry,
                              visited: o.visited, states: visited.count, transitions: transitions, statesPerDepth: perDepth,
                              complete: stopReason == nil, stopReason: stopReason, found: found.compactMap { $0 },
@@ -447,6 +443,37 @@ extension Explorer {
                                    symmetry: o.symmetry, keepAllStores: o.universe.kinds.contains(.ksm))
             enc.encode(n.machine.s, n.oracle, values: n.values)
             return enc.best
+        }
+    }
+}
+
+extension Explorer {
+    /// The verdicts the explorer gives along `program`'s path on `policy`: every
+    /// transition's, and the last state's teardown (leak, invariants). Nil when an op is
+    /// skipped. This is what the search judges; the tests compare it with `Checker`.
+    public func verdicts(of program: Program, on policy: PolicyEntry) -> VerdictSet? {
+        policy.visit(VerdictVisitor(program: program))
+    }
+
+    struct VerdictVisitor: PolicyVisitor {
+        let program: Program
+        func visit<P: Policy>(_: P.Type) -> VerdictSet? {
+            var n = ExploreNode<P>(machine: Machine<P>(), oracle: SteppedReference(shape: program), values: [])
+            n.machine.load(program)
+            var out = VerdictSet.clean
+            for (i, op) in program.ops.enumerated() {
+                guard let (observed, acceptance) = n.step(op, index: i) else { return nil }
+                if observed >= 0, let a = acceptance,
+                   let v = Explorer.verdict(observed: observed, store: n.machine.s.obsStore, acceptance: a, values: n.values) {
+                    out.insert(v)
+                }
+                if n.machine.checkInvariants() != nil { out.insert(.integrity) }
+            }
+            var m = n.machine
+            let (leaked, _) = m.teardown()
+            if leaked > 0 { out.insert(.leak) }
+            if m.checkInvariants() != nil { out.insert(.integrity) }
+            return out
         }
     }
 }

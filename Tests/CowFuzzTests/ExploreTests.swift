@@ -161,3 +161,47 @@ import TestSupport
         #expect(report.checkedDepth == report.statesPerDepth.count - 1)
     }
 }
+
+/// The explorer judges a path as `replay` judges the program, and finds the same
+/// shortest counterexamples as `enumerate` in the default universe.
+@Suite struct ExploreAgreesWithEnumerateTests {
+    static let policies = [PolicyRegistry.named("linux-5.7")!, PolicyRegistry.named("linux-5.9")!, PolicyRegistry.current]
+
+    /// Every program `enumerate` builds up to depth 4, and every one it flags at depth 5
+    /// (default universe): the explorer's verdicts along its path are `Checker`'s.
+    @Test func everyEnumeratedProgramGetsTheCheckersVerdicts() throws {
+        let e = Enumerator(EnumerationUniverse())
+        var flagged = 0
+        let checker = ProgramChecker(policies: Self.policies)
+        for depth in 1...5 {
+            for p in e.programs(depth: depth) {
+                let outcomes = checker.check(p)
+                for (k, policy) in Self.policies.enumerated() where depth < 5 || !outcomes[k].verdicts.isEmpty {
+                    let mine = try #require(Explorer(ExploreOptions()).verdicts(of: p, on: policy))
+                    #expect(mine == outcomes[k].verdicts, "\(policy.name):\n\(p.text)")
+                    if !mine.isEmpty { flagged += 1 }
+                }
+            }
+        }
+        #expect(flagged > 0)
+    }
+
+    /// enumerate's shortest counterexamples at depth ≤ 5 (default universe with 2
+    /// processes: 1 pin, 1 pipe) have the length of the explorer's.
+    @Test func shortestLengthsMatchEnumerateUpToDepth5() {
+        let policy = PolicyRegistry.named("linux-5.7")!
+        var u = EnumerationUniverse()
+        u.processes = 2
+        let enumerated = Enumerator(u).search(depth: 5, policies: [policy], jobs: 2)
+        var o = ExploreOptions()
+        o.universe = u
+        o.values = 2
+        o.maxDepth = 5
+        o.jobs = 2
+        let explored = Explorer(o).explore(policy)
+        #expect(!enumerated.found.isEmpty)
+        for v in Verdict.allCases {
+            #expect(explored.shortest(v)?.depth == enumerated.shortest(policy.name, v)?.depth, "\(v.name)")
+        }
+    }
+}
