@@ -359,15 +359,18 @@ public struct Explorer: Sendable {
         return VisitedSet.Key(hash: stateHash(enc.best), bytes: exact ? enc.best : nil)
     }
 
-    /// Checks one stored state (leak and invariants at teardown) and runs every op of the
+    /// Checks one stored state (invariants, and leak and invariants at teardown) and runs every op of the
     /// alphabet from it: the verdicts of the transitions and the successors not already
     /// visited at an earlier depth.
     func expand<P: Policy>(_ node: ExploreNode<P>, depth: Int, _ enc: StateEncoder, visited: VisitedSet,
                            successors: Bool) -> Expansion {
         var out = Expansion()
+        // Invariants are a property of the state (renaming does not change them): checked
+        // once per stored state, not per transition into it.
         var m = node.machine
+        let broken = m.checkInvariants() != nil
         let (leaked, _) = m.teardown()
-        out.stateFlags = (leaked > 0 ? 1 : 0) | (m.checkInvariants() != nil ? 2 : 0)
+        out.stateFlags = (leaked > 0 ? 1 : 0) | (broken || m.checkInvariants() != nil ? 2 : 0)
         guard successors else { return out }
         var index = -1
         options.successorOps(node.machine.s) { op in
@@ -379,9 +382,6 @@ public struct Explorer: Sendable {
             if observed >= 0, let a = acceptance,
                let v = Explorer.verdict(observed: observed, store: n.machine.s.obsStore, acceptance: a, values: n.values) {
                 if out.violations[Int(v.rawValue)] == nil { out.violations[Int(v.rawValue)] = succ }
-            }
-            if n.machine.checkInvariants() != nil, out.violations[Int(Verdict.integrity.rawValue)] == nil {
-                out.violations[Int(Verdict.integrity.rawValue)] = succ
             }
             let k = key(n, enc)
             if visited.contains(k) { return }
