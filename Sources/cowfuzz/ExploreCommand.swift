@@ -199,7 +199,9 @@ func runBenchExplore(_ argv: ArraySlice<String>) throws -> Int32 {
     let base: [OpKind] = [.mmap, .munmap, .write, .read, .fork, .exit, .vmsplice, .readpipe]
     let full: [OpKind] = [.fork, .exit, .mmap, .munmap, .mprotect, .madvise, .read, .write, .pin, .unpin, .readpin,
                           .writepin, .vmsplice, .readpipe, .pokemem]
-    var cases = [Case(name: "p2v1x2k1", procs: 2, values: 1, pages: 2, pipes: 1, pins: 0, ops: base),
+    var cases = [Case(name: "p2v1x1k1", procs: 2, values: 1, pages: 1, pipes: 1, pins: 0, ops: base),
+                 Case(name: "p2v2x1k1", procs: 2, values: 2, pages: 1, pipes: 1, pins: 0, ops: base),
+                 Case(name: "p2v1x2k1", procs: 2, values: 1, pages: 2, pipes: 1, pins: 0, ops: base),
                  Case(name: "p2v2x2k1", procs: 2, values: 2, pages: 2, pipes: 1, pins: 0, ops: base)]
     if !quick {
         cases += [Case(name: "p2v2x3k1", procs: 2, values: 2, pages: 3, pipes: 1, pins: 0, ops: base),
