@@ -64,9 +64,21 @@ final class StateEncoder: @unchecked Sendable {
     /// The canonical encoding (the smallest over the symmetry group), in `best`.
     func encode(_ m: MachineState, _ o: SteppedReference, values: [UInt8]) {
         var first = true
-        for pp in procPerms {
-            for gp in pinPerms {
-                for qp in pipePerms {
+        // Only orders that sort processes (pins, pipes) by a key that no renaming changes
+        // are tried: the smallest encoding among them is still the same for every state
+        // of an orbit, and most states then need one encoding instead of n!.
+        let pk = (0..<m.procCap).map { processKey(m, o, $0) }
+        let gk = (0..<m.pins.count).map { g in
+            UInt64(m.pins[g].active ? 1 : 0) | UInt64(m.pins[g].flags.rawValue) << 1 | UInt64(m.pins[g].follPin ? 1 : 0) << 9
+        }
+        let qk = (0..<m.pipeCount.count).map { UInt64(m.pipeCount[$0]) }
+        func sorted(_ perm: [Int], _ key: [UInt64]) -> Bool {
+            for k in perm.indices.dropFirst() where key[perm[k - 1]] > key[perm[k]] { return false }
+            return true
+        }
+        for pp in procPerms where sorted(pp, pk) {
+            for gp in pinPerms where sorted(gp, gk) {
+                for qp in pipePerms where sorted(qp, qk) {
                     encode(m, o, values: values, pp, gp, qp)
                     if first || bytes.lexicographicallyPrecedes(best) {
                         swap(&bytes, &best)
@@ -75,6 +87,26 @@ final class StateEncoder: @unchecked Sendable {
                 }
             }
         }
+    }
+
+    /// A key of process `p` made only of what renaming leaves alone: liveness, and per
+    /// region and page the mapping's shape and entry states (FNV-1a over them).
+    func processKey(_ m: MachineState, _ o: SteppedReference, _ p: Int) -> UInt64 {
+        var h: UInt64 = 0xcbf29ce484222325
+        @inline(__always) func mix(_ b: UInt64) { h = (h ^ b) &* 0x100000001b3 }
+        mix(m.procs[p].alive ? 1 : 0); mix(m.procs[p].hasPinned ? 1 : 0); mix(o.processAlive(p) ? 1 : 0)
+        for r in 0..<m.regionCap {
+            let reg = m.regions[m.regionIndex(p, r)]
+            mix(reg.exists ? 1 : 0)
+            guard reg.exists else { continue }
+            mix(UInt64(reg.pages)); mix(UInt64(reg.backing.rawValue)); mix(UInt64(reg.huge.rawValue))
+            for i in 0..<Int(reg.pages) {
+                let sl = m.slots[m.slotIndex(p, r, i)]
+                mix(UInt64(sl.vm.rawValue)); mix(UInt64(sl.state.rawValue))
+                mix(UInt64((sl.writable ? 1 : 0) | (sl.dirty ? 2 : 0) | (sl.pmd ? 4 : 0) | (sl.exclusive ? 8 : 0)))
+            }
+        }
+        return h
     }
 
     // MARK: - one permutation
