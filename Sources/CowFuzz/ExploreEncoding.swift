@@ -73,6 +73,7 @@ final class StateEncoder: @unchecked Sendable {
         }
         let qk = (0..<m.pipeCount.count).map { UInt64(m.pipeCount[$0]) }
         func sorted(_ perm: [Int], _ key: [UInt64]) -> Bool {
+            guard symmetry else { return true }  // identity only: nothing to choose from
             for k in perm.indices.dropFirst() where key[perm[k - 1]] > key[perm[k]] { return false }
             return true
         }
