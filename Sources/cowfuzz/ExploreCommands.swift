@@ -16,45 +16,9 @@ func runEnumerate(_ argv: ArraySlice<String>) throws -> Int32 {
     let policies = try selectPolicies(args.value("--policies"))
     let jobs = try args.int("--jobs", default: ProcessInfo.processInfo.activeProcessorCount, range: 1...256)
     let time = try args.duration("--time")
-    var u = EnumerationUniverse()
-    u.processes = try args.int("--procs", default: u.processes, range: 1...4)
-    u.regions = try args.int("--regions", default: u.regions, range: 1...4)
-    u.pages = try args.int("--pages", default: u.pages, range: 1...4)
-    u.pins = try args.int("--pins", default: u.pins, range: 0...2)
-    u.pipes = try args.int("--pipes", default: u.pipes, range: 0...2)
-    u.ranges = args.flag("--ranges")
+    var u = try parseUniverse(args)
     u.reuseValues = args.flag("--reuse-values")
     u.forkEmpty = args.flag("--fork-empty")
-    if let list = try args.list("--ops") {
-        u.kinds = try list.map { w in
-            guard let k = OpKind(name: String(w)), k != .race else { throw UsageError("--ops: unknown or unsupported op kind '\(w)'") }
-            return k
-        }
-    }
-    if let list = try args.list("--backings") {
-        u.backings = try list.map { w in
-            switch w {
-            case "anon": return .anon
-            case "shared": return .shared
-            case "file": return .file
-            default: throw UsageError("--backings expects anon, shared or file, got '\(w)'")
-            }
-        }
-    }
-    if let list = try args.list("--pin-flags") {
-        u.pinFlags = try list.map { w in
-            guard let f = EnumerationUniverse.parseFlags(String(w)) else {
-                throw UsageError("--pin-flags expects sets such as ro, rw, rw+longterm, get; got '\(w)'")
-            }
-            return f
-        }
-    }
-    if let list = try args.list("--advice") {
-        u.advices = try list.map { w in
-            guard let a = Advice(name: String(w)) else { throw UsageError("--advice: unknown advice '\(w)'") }
-            return a
-        }
-    }
     do { try u.validate() } catch { throw UsageError(error.description) }
 
     let quiet = args.flag("--quiet")

@@ -26,6 +26,8 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "corpus": runCorpus,
     "export-c": runExportCCommand,
     "triage": runTriage,
+    "explore": runExplore,
+    "bench-explore": runBenchExplore,
 ]
 
 if command == "--version" {
