@@ -326,7 +326,9 @@ public final class Campaign: @unchecked Sendable {
                     }
                     if let dir = c.crashesDir {
                         do {
-                            f.path = try CrashWriter(directory: dir).write(f, seed: c.seed, commandLine: c.commandLine)
+                            let w = try CrashWriter(directory: dir).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
+                            f.path = w.path
+                            f.keptExisting = w.outcome == .keptSmaller
                         } catch {
                             writeErrors.append("\(f.signature.text): \(error)")
                         }
@@ -348,7 +350,9 @@ public final class Campaign: @unchecked Sendable {
                         f.swarm = o.swarm?.kinds ?? []
                         if let dir = c.crashesDir {
                             do {
-                                f.path = try CrashWriter(directory: dir).write(f, seed: c.seed, commandLine: c.commandLine)
+                                let w = try CrashWriter(directory: dir).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
+                                f.path = w.path
+                                f.keptExisting = w.outcome == .keptSmaller
                             } catch {
                                 writeErrors.append("\(f.signature.text): \(error)")
                             }

@@ -39,6 +39,9 @@ public struct Finding: Sendable {
     public var shrink: ShrinkResult?
     /// Programs with this signature that were shrunk; the smallest result is kept.
     public var shrunkPrograms = 1
+    /// The crash file at `path` is not this run's reproducer: a no larger one (another
+    /// run's, sharing the directory) already stood there and was kept.
+    public var keptExisting = false
 
     public var ops: Int { program.ops.count }
     /// The historic bug of the catalogue this root cause is, if any.

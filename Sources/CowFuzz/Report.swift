@@ -40,6 +40,8 @@ public struct FuzzReport: Sendable, Codable {
         public var bugLabel: String?
         public var status: String
         public var path: String?
+        /// True when `path` holds another run's reproducer, no larger, that was kept.
+        public var keptExisting: Bool?
         public var ops: Int
         public var originalOps: Int
         public var hits: Int
@@ -89,7 +91,8 @@ public struct FuzzReport: Sendable, Codable {
             return Entry(signature: s.text, kind: s.kind.name, opKind: s.opKind?.name, culprit: culprit,
                   page: culprit == nil ? nil : s.page.text, ref: culprit == nil ? nil : s.ref.text, hash: s.hash,
                   policies: s.policies, eraRange: s.eraRange(among: result.policies), bug: f.bug?.id,
-                  bugLabel: f.bug?.label, status: f.status.rawValue, path: f.path, ops: f.ops,
+                  bugLabel: f.bug?.label, status: f.status.rawValue, path: f.path,
+                  keptExisting: f.keptExisting ? true : nil, ops: f.ops,
                   originalOps: f.originalOps, hits: f.hits, programIndex: f.programIndex,
                   foundAtSeconds: f.foundAtSeconds, foundAfterPrograms: f.foundAfterPrograms,
                   predicateCalls: f.shrink?.predicateCalls, shrinkSeconds: f.shrink?.seconds, shrinkPasses: f.shrink?.passes)
