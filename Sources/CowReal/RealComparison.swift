@@ -83,6 +83,10 @@ public struct RealDivergence: Hashable, Sendable, CustomStringConvertible {
 /// - **Head's exclusive bit**: `/proc/kpageflags` reads folio flags, so every sub-page
 ///   of a large folio shows the head's PageAnonExclusive. AE is compared only for
 ///   order-0 pages and PMD-mapped THPs, never for a PTE-mapped large folio.
+/// - **hugetlb is huge by construction**: the helper reads the PMD bit (PAGEMAP_SCAN
+///   PAGE_IS_HUGE) only for THP pages, so a hugetlb page always reads "not PMD-mapped"
+///   where the model maps it huge. PMD-mapped is compared only for pages kpageflags
+///   does not report as hugetlb (KPF_HUGE).
 /// - **Huge zero page**: a read fault in a THP region maps the huge zero folio, whose
 ///   sub-pages have 512 different PFNs, where the model maps its one zero frame. Pages
 ///   on a zero frame (either side) take no part in sharing, and no AE is compared there.
@@ -90,20 +94,20 @@ public enum RealComparison {
     public static func compare(_ program: Program, real: RealRun, model: [StepView]) -> [RealDivergence] {
         var out: [RealDivergence] = []
         let f = real.features
-        for (k, op) in program.ops.enumerated() where k < model.count && k < real.steps.count {
+        for k in program.ops.indices where k < model.count && k < real.steps.count {
             let rs = real.steps[k], ms = model[k]
             if case .skipped(.realUnsupported) = rs.status { break }
             if case .failed(.realUnsupported) = rs.status { break }
             let ro = OutcomeClass(rs.status), mo = OutcomeClass(ms.status)
             if !ro.sameClass(mo) {
-                out.append(RealDivergence(kind: .opOutcome, op: k, page: nil, what: "outcome of '\(op.text)'",
+                out.append(RealDivergence(kind: .opOutcome, op: k, page: nil, what: "outcome",
                                           real: ro.description + (rs.detail.isEmpty ? "" : ": \(rs.detail)"),
                                           model: mo.description))
                 // The states part from here: what follows would restate this difference.
                 break
             }
             if rs.status.executed, ms.status.executed, rs.observed >= 0, ms.observed >= 0, rs.observed != ms.observed {
-                out.append(RealDivergence(kind: .observation, op: k, page: nil, what: "value observed by '\(op.text)'",
+                out.append(RealDivergence(kind: .observation, op: k, page: nil, what: "value observed",
                                           real: String(rs.observed), model: String(ms.observed)))
             }
             out += stateDifferences(at: k, real: rs.pages, model: ms.pages, features: f)
@@ -133,7 +137,9 @@ public enum RealComparison {
             guard r.present, let m else { continue }
             let mZero = m.kind == .zero, rZero = r.flags.contains(.zero)
             if f.kpageflags {
-                if r.flags.contains(.pmd) != m.pmd { diff(r, "PMD-mapped", yes(r.flags.contains(.pmd)), yes(m.pmd)) }
+                // Rule "hugetlb is huge by construction".
+                let hugetlb = r.flags.contains(.hugetlb)
+                if !hugetlb, r.flags.contains(.pmd) != m.pmd { diff(r, "PMD-mapped", yes(r.flags.contains(.pmd)), yes(m.pmd)) }
                 if r.flags.contains(.ksm) != m.ksm { diff(r, "KSM", yes(r.flags.contains(.ksm)), yes(m.ksm)) }
                 if r.flags.contains(.swapcache) != m.swapcache {
                     diff(r, "swap cache", yes(r.flags.contains(.swapcache)), yes(m.swapcache))

@@ -112,10 +112,8 @@ public enum RealExecutable {
     /// there is reused only if it is a regular file we own. Otherwise into a fresh
     /// `mkdtemp` directory, never into or from a directory someone else could write.
     static func compileFromEmbeddedSource(cacheDir: String?? = nil) throws(RealBackendError) -> String {
-        let source = CExport.executorSource + "\nint main(int argc, char **argv) { return cf_server_main(argc, argv); }\n"
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in source.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
-        let stem = "\(name)-\(String(hash, radix: 16))"
+        let source = serverSource
+        let stem = expectedName()
         var dir: String
         if let d = cacheDir ?? userCacheDirectory(), trustedDirectory((d as NSString).deletingLastPathComponent) == nil,
            privateDirectoryProblem(d) == nil {
@@ -146,6 +144,18 @@ public enum RealExecutable {
         } catch {
             throw .executorNotFound("\(error)")
         }
+    }
+
+    /// The embedded executor with a `main` that serves the protocol.
+    static var serverSource: String {
+        CExport.executorSource + "\nint main(int argc, char **argv) { return cf_server_main(argc, argv); }\n"
+    }
+
+    /// `CowRealExec-<FNV-1a of the source>`: the name a built helper has in the cache.
+    static func expectedName() -> String {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in serverSource.utf8 { hash = (hash ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "\(name)-\(String(hash, radix: 16))"
     }
 
     /// A new directory from `mkdtemp` (mode 0700, a name nobody can predict) under a

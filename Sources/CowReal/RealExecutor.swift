@@ -68,10 +68,13 @@ public final class RealExecutor: Sendable {
         }
     }
 
+    /// The most ops one program may have (the helper's `CF_MAX_OPS`).
+    public static let maxOps = Int(CF_MAX_OPS)
+
     /// Why the helper would reject this program (its limits, from `cowreal.h`), or nil.
     /// Checked before anything is sent.
     public static func overLimit(_ program: Program) -> String? {
-        if program.ops.count > Int(CF_MAX_OPS) {
+        if program.ops.count > maxOps {
             return "\(program.ops.count) ops: the real-kernel helper takes at most \(CF_MAX_OPS) ops per program"
         }
         return nil
