@@ -1337,6 +1337,18 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			cf_set(res, 'S', CF_R_NOTAPPLICABLE, NULL);
 			return;
 		}
+		/* Without swap MADV_PAGEOUT keeps anonymous pages resident where the model
+		 * swaps them out: gated on swap exactly as swapout is. */
+		if (adv == CF_ADV_PAGEOUT && !cf_tier_enabled(R, CF_TIER_SWAP)) {
+			R->partial = 1;
+			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "pageout needs the opt-in tier (--real-tiers swap)");
+			return;
+		}
+		if (adv == CF_ADV_PAGEOUT && !cf_swap_active()) {
+			R->partial = 1;
+			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "pageout: no swap device is active");
+			return;
+		}
 		c.op = K_MADVISE;
 		c.addr = cf_va(g, from);
 		c.len = cf_span(g, from, count);
