@@ -155,6 +155,22 @@ struct RealGuardTests {
         #expect(RealExecutor.overLimit(Program(ops: [Op](repeating: .read(p: 0, r: 0, page: 0), count: RealExecutor.maxOps))) == nil)
     }
 
+    @Test("export-c and replay --backend real refuse a program over the op limit at once (no deadlock), exit 2")
+    func longProgramDoesNotHang() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("long.cow")
+        let text = "# cowfuzz 1\nmmap p0 r0 pages=1\n" + String(repeating: "read p0 r0[0]\n", count: RealExecutor.maxOps + 1)
+        try text.write(to: f, atomically: true, encoding: .utf8)
+        for args in [["export-c", f.path, "-o", dir.appendingPathComponent("long.c").path], ["replay", f.path, "--backend", "real"]] {
+            let t0 = Date()
+            let r = try runCowfuzz(args)
+            #expect(r.status == 2, "\(args[0]): \(r.err)")
+            #expect(r.err.contains("at most \(RealExecutor.maxOps) ops"))
+            #expect(Date().timeIntervalSince(t0) < 30)
+        }
+    }
+
     #if os(Linux)
     @Test("a directory another user could write is never trusted for the helper")
     func untrustedDirectories() throws {
