@@ -1021,8 +1021,9 @@ static int cf_swap_active(void)
 	return n > 1;
 }
 
-/* One KSM pass: ksmd runs (sleep 0, no smart scan) for three full scans, then stops. */
-static int cf_ksm_pass(char *why, size_t whylen)
+/* Records the knobs, then drives ksmd (sleep 0, 10000 pages, no smart scan, run=1).
+ * Returns full_scans before the start, or -1. */
+static long cf_ksm_pass_begin(char *why, size_t whylen)
 {
 	for (int k = 0; k < 4; k++) {
 		cf_ksm_orig[k][0] = 0;
@@ -1040,6 +1041,14 @@ static int cf_ksm_pass(char *why, size_t whylen)
 		snprintf(why, whylen, "cannot drive ksmd through %s", CF_KSM_DIR);
 		return -1;
 	}
+	return start;
+}
+
+/* One KSM pass: ksmd runs (sleep 0, no smart scan) for three full scans, then stops. */
+static int cf_ksm_pass(char *why, size_t whylen)
+{
+	long start = cf_ksm_pass_begin(why, whylen);
+	if (start < 0) return -1;
 	double t0 = cf_now_ms();
 	int ok = 0;
 	while (cf_now_ms() - t0 < 2000) {
@@ -1067,6 +1076,13 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 	res->st = 'X';
 	int p = op->p, r = op->r, page = op->page, why, from = 0, count = 0;
 
+	if (R->opt.hang_op == idx && op->kind == CF_OP_KSM && cf_tier_enabled(R, CF_TIER_KSM)) {
+		/* Test hook: ksmd is driven, then the helper itself hangs mid-pass, so that a
+		 * test can kill it there and check who restores the knobs. */
+		char why[160];
+		cf_ksm_pass_begin(why, sizeof why);
+		for (;;) pause();
+	}
 	if (R->opt.hang_op == idx) {
 		int hp = (p >= 0 && p < CF_MAX_NAMES && R->procs[p].alive) ? p : 0;
 		if (R->procs[hp].alive) {
@@ -1204,6 +1220,18 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		}
 		if ((adv == CF_ADV_HUGEPAGE || adv == CF_ADV_NOHUGEPAGE) && g->huge == CF_HUGE_HUGETLB) {
 			cf_set(res, 'S', CF_R_NOTAPPLICABLE, NULL);
+			return;
+		}
+		/* Without swap MADV_PAGEOUT keeps anonymous pages resident where the model
+		 * swaps them out: gated on swap exactly as swapout is. */
+		if (adv == CF_ADV_PAGEOUT && !cf_tier_enabled(R, CF_TIER_SWAP)) {
+			R->partial = 1;
+			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "pageout needs the opt-in tier (--real-tiers swap)");
+			return;
+		}
+		if (adv == CF_ADV_PAGEOUT && !cf_swap_active()) {
+			R->partial = 1;
+			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "pageout: no swap device is active");
 			return;
 		}
 		c.op = K_MADVISE;
@@ -1764,7 +1792,8 @@ static void cf_startup(int cpu)
 /* Server mode: the protocol the Swift backend speaks.
  *   in:   prog NOPS TIERS TIMEOUT_MS HANG_OP THP_ORDER
  *         op KIND P R PAGE PAGES ARG VAL FROM COUNT FLAGS     (NOPS times)
- *   out:  R key=value...                 once, at start-up (features)
+ *   out:  V cowfuzz-real VERSION         once, first
+ *         R key=value...                 once, at start-up (features)
  *         B PGID                         a program began
  *         S IDX X|S|F REASON OBS DETAIL  one per op
  *         P IDX P R PAGE PRESENT SWAPPED PFNCLASS EXCL MAPCOUNT FLAGS
@@ -1810,6 +1839,7 @@ int cf_server_main(int argc, char **argv)
 	/* replace spaces so the R line stays key=value */
 	for (char *q = cf_feat.ae_detail; *q; q++)
 		if (*q == ' ') *q = '_';
+	printf("V cowfuzz-real %d\n", CF_PROTOCOL_VERSION);
 	cf_print_features();
 	fflush(stdout);
 	char line[512];
@@ -1817,7 +1847,7 @@ int cf_server_main(int argc, char **argv)
 	while (fgets(line, sizeof line, stdin)) {
 		int nops = 0, tiers = 0, timeout = 0, hang = -1, order = 9;
 		if (!strncmp(line, "quit", 4)) break;
-		if (sscanf(line, "prog %d %d %d %d %d", &nops, &tiers, &timeout, &hang, &order) != 5 || nops < 0 || nops > 100000) {
+		if (sscanf(line, "prog %d %d %d %d %d", &nops, &tiers, &timeout, &hang, &order) != 5 || nops < 0 || nops > CF_MAX_OPS) {
 			printf("E bad header: %s", line);
 			fflush(stdout);
 			continue;

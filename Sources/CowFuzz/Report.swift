@@ -181,7 +181,7 @@ public struct CompareMatrix: Sendable, Codable {
     public init(result: CampaignResult, seed: UInt64) {
         self.seed = seed
         programs = result.stats.programs
-        let ks = FindingKind.allCases.filter { k in k != .divergence || result.findings.contains { $0.signature.kind == .divergence } }
+        let ks = FindingKind.allCases.filter { k in !k.isDivergence || result.findings.contains { $0.signature.kind == k } }
         kinds = ks.map(\.name)
         policies = result.policies
         var cells: [String: [String: Cell]] = [:]

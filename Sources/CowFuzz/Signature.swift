@@ -5,6 +5,12 @@ import CowOracle
 /// observable difference between two policies that the oracle may accept on both.
 public enum FindingKind: UInt8, Hashable, Sendable, CaseIterable, Comparable, Codable {
     case isolation, coherence, integrity, leak, divergence
+    /// Real backend only: an op's outcome class (done / refused / skipped) or a page's
+    /// state class differs between the real kernel and linux-6.x.
+    case opOutcome, state
+
+    /// A difference between two backends or policies, not an oracle verdict.
+    public var isDivergence: Bool { verdict == nil }
 
     public init(_ v: Verdict) {
         switch v {
@@ -21,11 +27,17 @@ public enum FindingKind: UInt8, Hashable, Sendable, CaseIterable, Comparable, Co
         case .coherence: .coherence
         case .integrity: .integrity
         case .leak: .leak
-        case .divergence: nil
+        case .divergence, .opOutcome, .state: nil
         }
     }
 
-    public var name: String { verdict?.name ?? "divergence" }
+    public var name: String {
+        switch self {
+        case .opOutcome: "op-outcome"
+        case .state: "state"
+        default: verdict?.name ?? "divergence"
+        }
+    }
 
     public init?(name: String) {
         guard let k = FindingKind.allCases.first(where: { $0.name == name }) else { return nil }
@@ -67,7 +79,7 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
         page = culprit.page
         ref = culprit.ref
         self.opKind = opKind
-        self.policies = kind == .divergence ? policies : Signature.registryOrder(policies)
+        self.policies = kind.isDivergence ? policies : Signature.registryOrder(policies)
         normalise()
     }
 
@@ -84,7 +96,7 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
     /// Fields that are not part of a kind's identity take fixed values.
     mutating func normalise() {
         switch kind {
-        case .integrity, .divergence:
+        case .integrity, .divergence, .opOutcome, .state:
             rule = .none; action = .none; page = .smallAnon; ref = .cpu
         case .isolation, .coherence, .leak:
             opKind = nil
@@ -97,12 +109,12 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
     }
 
     public static func == (a: Signature, b: Signature) -> Bool {
-        a.key == b.key && (a.kind != .divergence || a.policies == b.policies)
+        a.key == b.key && (!a.kind.isDivergence || a.policies == b.policies)
     }
 
     public func hash(into h: inout Hasher) {
         h.combine(key)
-        if kind == .divergence { h.combine(policies) }
+        if kind.isDivergence { h.combine(policies) }
     }
 
     /// The culprit's site text: `do_wp_page: reuse by mapcount`.
@@ -112,7 +124,8 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
     public var text: String {
         switch kind {
         case .integrity: "integrity · after \(opKind?.name ?? "teardown")"
-        case .divergence: "divergence · first difference at \(opKind?.name ?? "-") · \(policies.joined(separator: " vs "))"
+        case .divergence, .opOutcome, .state:
+            "\(kind.name) · first difference at \(opKind?.name ?? "-") · \(policies.joined(separator: " vs "))"
         default: "\(kind.name) · \(site) · \(page.text) · \(ref.text)"
         }
     }
@@ -132,7 +145,7 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
                 guard let o = OpKind(name: op) else { return nil }
                 opKind = o
             }
-        case .divergence:
+        case .divergence, .opOutcome, .state:
             guard parts.count == 3, parts[1].hasPrefix("first difference at "),
                   let o = OpKind(name: String(parts[1].dropFirst(20))) else { return nil }
             opKind = o
@@ -184,7 +197,7 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
     public var slug: String {
         switch kind {
         case .integrity: "integrity-after-\(opKind?.name ?? "teardown")"
-        case .divergence: "divergence-\(opKind?.name ?? "-")-" + policies.map { $0.hasPrefix("linux-") ? String($0.dropFirst(6)) : $0 }.joined(separator: "-vs-")
+        case .divergence, .opOutcome, .state: "\(kind.name)-\(opKind?.name ?? "-")-" + policies.map { $0.hasPrefix("linux-") ? String($0.dropFirst(6)) : $0 }.joined(separator: "-vs-")
         default: "\(kind.name)-\(rule)-\(action)-\(page)-\(ref)"
         }
     }
@@ -254,11 +267,11 @@ public struct SignatureKey: Hashable, Sendable, Comparable {
         var c = culprit
         var op = opKind
         switch kind {
-        case .integrity, .divergence: c = .none
+        case .integrity, .divergence, .opOutcome, .state: c = .none
         case .isolation, .coherence, .leak: op = nil
         }
         if c.rule == .none { c.action = .none }
-        if kind == .integrity || kind == .divergence { c.page = .smallAnon; c.ref = .cpu }
+        if kind == .integrity || kind.isDivergence { c.page = .smallAnon; c.ref = .cpu }
         code = UInt32(kind.rawValue) | UInt32(c.rule.rawValue) << 3 | UInt32(c.action.rawValue) << 9
             | UInt32(c.page.rawValue) << 13 | UInt32(c.ref.rawValue) << 17 | UInt32(op?.rawValue ?? 31) << 20
     }
@@ -281,7 +294,7 @@ public struct SignatureKey: Hashable, Sendable, Comparable {
     public func signature(policies mask: UInt32, policyNames: [String]) -> Signature {
         var names: [String] = []
         for k in 0..<policyNames.count where mask & (1 << UInt32(k)) != 0 { names.append(policyNames[k]) }
-        return Signature(key: self, policies: kind == .divergence ? names : Signature.registryOrder(names))
+        return Signature(key: self, policies: kind.isDivergence ? names : Signature.registryOrder(names))
     }
 }
 

@@ -142,7 +142,9 @@ extension Machine {
             s.coverage.hit(.pokeRefused, 0)
             return .failed(.gupFailed)
         }
-        if reg.huge == .hugetlb && P.hugetlbRefusesForceWrite {
+        // 6.2 – 6.13 (1d8d14641fd9): hugetlb refuses FOLL_FORCE|FOLL_WRITE where FOLL_FORCE
+        // would override a missing VM_WRITE; a write to a writable mapping is a plain write.
+        if !vmWrite && reg.huge == .hugetlb && P.hugetlbRefusesForceWrite {
             s.coverage.hit(.hugetlbPokeRefused, 0)
             return .failed(.refusedByKernel)
         }

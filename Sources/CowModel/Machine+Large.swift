@@ -299,8 +299,11 @@ extension Machine {
     }
 
     /// MADV_COLLAPSE (6.1): copy an aligned, PTE-mapped range into a new PMD-mapped THP.
-    /// Refused without a writable PTE in the range (SCAN_PAGE_RO), with pinned or
-    /// GUP-referenced pages, KSM pages, or entries that are not present or empty.
+    /// Refused with pinned or GUP-referenced pages, KSM pages, or entries that are not
+    /// present or empty. Pages shared with another process (COW after fork) collapse:
+    /// the new THP is this process's alone. 6.1 – 6.17 also refused a range without a
+    /// writable PTE (SCAN_PAGE_RO); 6.18 dropped that (62b98015d988, 473b73222f3d), and
+    /// the only era with MADV_COLLAPSE here models today's kernel.
     mutating func collapse(_ p: Int, _ r: Int, _ from: Int, _ count: Int) -> OpStatus {
         guard P.hasMadvCollapse else { return .failed(.refusedByKernel) }
         let reg = s.regions[s.regionIndex(p, r)]
@@ -322,19 +325,16 @@ extension Machine {
         if s.slots[start].state == .present && s.slots[start].pmd && s.slots[start].frame != MachineState.zeroFrame {
             return true
         }
-        var writable = false
         for k in start..<(start + n) {
             let sl = s.slots[k]
             guard sl.inVMA, sl.vm == s.slots[start].vm else { s.coverage.hit(.collapseRefused, 0); return false }
             if sl.state == .swap || sl.state == .migration { s.coverage.hit(.collapseRefused, 0); return false }
             guard sl.state == .present else { continue }
-            if sl.writable { writable = true }
             let f = sl.frame
             if f == MachineState.zeroFrame { continue }
             let h = s.folio(f)
             if h.kind != .anon || h.ksm || s.extraRefs(f) != 0 { s.cover(.collapseRefused, f); return false }
         }
-        guard writable else { s.coverage.hit(.collapseRefused, 0); return false }
         let nh = s.allocate(kind: .anon, order: s.thpOrder)
         for k in 0..<n {
             let sl = s.slots[start + k]

@@ -21,7 +21,7 @@ extension Machine {
                 finish(&lane, .failed(.gupFailed), .skipped)
                 return
             }
-            if reg.huge == .hugetlb && P.hugetlbRefusesForceWrite {
+            if !s.slots[si].vm.contains(.write) && reg.huge == .hugetlb && P.hugetlbRefusesForceWrite {
                 s.coverage.hit(.hugetlbPokeRefused, 0)
                 finish(&lane, .failed(.refusedByKernel), .skipped)
                 return

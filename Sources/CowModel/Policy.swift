@@ -30,7 +30,9 @@ public protocol Policy: SendableMetatype {
     static var hasWriteProtectSeq: Bool { get }
     /// 5.12+: fork copies pinned hugetlb pages for the child (4eae4efa2c29).
     static var hugetlbForkCopiesPinned: Bool { get }
-    /// 6.2+: FOLL_FORCE|FOLL_WRITE is refused on hugetlb mappings (1d8d14641fd9).
+    /// 6.2 – 6.13: FOLL_FORCE|FOLL_WRITE is refused on a hugetlb mapping without VM_WRITE
+    /// (check_vma_flags, 1d8d14641fd9); 6.14 lifted it again ("mm/hugetlb: support
+    /// FOLL_FORCE|FOLL_WRITE"). No era here models 6.2 – 6.13, so no era sets it today.
     static var hugetlbRefusesForceWrite: Bool { get }
     /// 6.2+: KSM unmerge uses FAULT_FLAG_UNSHARE (the copy stays read-only).
     static var ksmUnmergeUnshares: Bool { get }

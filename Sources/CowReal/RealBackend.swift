@@ -49,7 +49,9 @@ public enum RealBackend {
 
     /// Whether a program can run fully here, without tiers it does not have: the ops
     /// `run` would skip as `realUnsupported` regardless of state (R/O FOLL_PIN pins,
-    /// FOLL_GET|FOLL_WRITE pins, migrate, race, and ksm/swapout/hugetlb without their tier).
+    /// FOLL_GET|FOLL_WRITE pins, migrate, race, and ksm, swapout, `madvise pageout` and
+    /// hugetlb without their tier). With the swap tier but no active swap device, the
+    /// helper skips swapout and pageout at run time with that reason.
     public static func staticallyUnsupported(_ op: Op, tiers: RealTiers) -> String? {
         switch op {
         case let .pin(_, _, _, _, f):
@@ -60,6 +62,7 @@ public enum RealBackend {
         case .race: return "races are not scheduled on the real kernel"
         case .ksm: return tiers.contains(.ksm) ? nil : "needs --real-tiers ksm"
         case .swapout: return tiers.contains(.swap) ? nil : "needs --real-tiers swap"
+        case .madvise(_, _, .pageout, _): return tiers.contains(.swap) ? nil : "pageout needs --real-tiers swap"
         case let .mmap(_, _, _, _, huge): return huge == .hugetlb && !tiers.contains(.hugetlb) ? "needs --real-tiers hugetlb" : nil
         default: return nil
         }

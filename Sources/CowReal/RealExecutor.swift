@@ -52,18 +52,36 @@ public final class RealExecutor: Sendable {
     public func run(_ program: Program, tiers: RealTiers = [], timeout: Duration = .seconds(5),
                     hangAtOp: Int? = nil) throws(RealBackendError) -> RealRun {
         let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
+        if let why = RealExecutor.overLimit(program) { throw .inputTooLarge(why) }
+        if !tiers.isEmpty { RealKnobs.recordOnce() }
         return try child.withLock { c throws(RealBackendError) in
             try ensureStarted(&c)
             let text = program.realProtocolText(tiers: tiers, timeoutMs: max(ms, 1), hangOp: hangAtOp ?? -1)
+            let deadline = Date().addingTimeInterval(Double(ms) / 1000 + 5)
             do throws(RealBackendError) {
-                try writeAll(c.stdinFD, text)
-                return try readRun(&c, program: program, deadline: Date().addingTimeInterval(Double(ms) / 1000 + 5))
+                try writeAll(&c, text, deadline: deadline)
+                return try readRun(&c, program: program, deadline: deadline)
             } catch {
                 stop(&c)
                 throw error
             }
         }
     }
+
+    /// The most ops one program may have (the helper's `CF_MAX_OPS`).
+    public static let maxOps = Int(CF_MAX_OPS)
+
+    /// Why the helper would reject this program (its limits, from `cowreal.h`), or nil.
+    /// Checked before anything is sent.
+    public static func overLimit(_ program: Program) -> String? {
+        if program.ops.count > maxOps {
+            return "\(program.ops.count) ops: the real-kernel helper takes at most \(CF_MAX_OPS) ops per program"
+        }
+        return nil
+    }
+
+    /// The helper's process id while it runs (0 when none): for tests that kill it.
+    public var helperPID: Int32 { child.withLock { $0.pid } }
 
     // MARK: - the helper process
 
@@ -75,6 +93,7 @@ public final class RealExecutor: Sendable {
             c.pid = 0
             stop(&c)
         }
+        RealKnobs.repairFromJournalOnce()
         let path = try RealExecutable.locate()
         // stdin is a socket so that writes can say MSG_NOSIGNAL: a dead helper must not SIGPIPE us.
         var inPipe: [Int32] = [-1, -1], outPipe: [Int32] = [-1, -1]
@@ -110,8 +129,14 @@ public final class RealExecutor: Sendable {
         c.buffer.removeAll()
         c.start = 0
         do throws(RealBackendError) {
+            guard let version = try readLine(&c, deadline: Date().addingTimeInterval(10)) else {
+                throw RealBackendError.timedOut("the helper printed no start-up line in 10 s")
+            }
+            guard version == "V cowfuzz-real \(CF_PROTOCOL_VERSION)" else {
+                throw RealBackendError.protocolError("expected 'V cowfuzz-real \(CF_PROTOCOL_VERSION)', got '\(version.prefix(60))' (a helper from another version?)")
+            }
             guard let line = try readLine(&c, deadline: Date().addingTimeInterval(10)), line.hasPrefix("R ") else {
-                throw RealBackendError.executorFailed("no start-up line")
+                throw RealBackendError.executorFailed("no feature line")
             }
             c.features = RealExecutor.parseFeatures(line)
         } catch {
@@ -144,6 +169,10 @@ public final class RealExecutor: Sendable {
             }
         }
         c.pid = 0
+        // A helper that died (or was stopped) mid-pass may have left KSM driven or huge
+        // pages reserved; it cannot restore them any more, so we do, before a new one
+        // starts and reads them as "the originals".
+        RealKnobs.restore()
         #endif
     }
 
@@ -182,7 +211,7 @@ public final class RealExecutor: Sendable {
         while true {
             guard let line = try readLine(&c, deadline: deadline) else {
                 if pgid > 0 { kill(-pgid, SIGKILL) }
-                throw .executorFailed("no answer before the deadline (the helper was killed)")
+                throw .timedOut("no answer from the helper before the deadline (the helper was killed)")
             }
             let w = line.split(separator: " ", omittingEmptySubsequences: false)
             guard let tag = w.first else { continue }
@@ -278,25 +307,86 @@ public final class RealExecutor: Sendable {
                 if errno == EINTR { continue }
                 throw .executorFailed("read: \(String(cString: strerror(errno)))")
             }
-            if k == 0 { throw .executorFailed("the helper exited") }
+            if k == 0 { throw .helperDied(RealExecutor.exitText(c.pid)) }
         }
         #else
         throw .unsupportedPlatform
         #endif
     }
 
-    func writeAll(_ fd: Int32, _ text: String) throws(RealBackendError) {
+    /// How the helper ended, for messages (reaps it if it is gone).
+    static func exitText(_ pid: pid_t) -> String {
+        #if os(Linux)
+        var st: Int32 = 0
+        guard pid > 0, waitpid(pid, &st, WNOHANG) == pid else { return "the helper closed its output" }
+        let sig = st & 0x7f
+        return sig != 0 ? "the helper was killed by signal \(sig)" : "the helper exited with status \((st >> 8) & 0xff)"
+        #else
+        return "the helper exited"
+        #endif
+    }
+
+    /// Sends `text` before `deadline`, reading the helper's output meanwhile: an `E`
+    /// answer (the helper refused the program) ends the send with that error, so a
+    /// helper that stops reading can never block us.
+    func writeAll(_ c: inout Child, _ text: String, deadline: Date) throws(RealBackendError) {
         #if os(Linux)
         let bytes = Array(text.utf8)
         var off = 0
         while off < bytes.count {
-            let n = bytes.withUnsafeBytes { send(fd, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL)) }
-            if n < 0 {
+            if let refusal = refusalInBuffer(c) { throw .executorFailed("the helper refused the program: \(refusal)") }
+            let left = deadline.timeIntervalSinceNow
+            if left <= 0 { throw .timedOut("the helper did not take the program before the deadline (\(off) of \(bytes.count) bytes sent)") }
+            var fds = [pollfd(fd: c.stdinFD, events: Int16(POLLOUT), revents: 0), pollfd(fd: c.stdoutFD, events: Int16(POLLIN), revents: 0)]
+            let r = poll(&fds, 2, Int32(min(left * 1000 + 1, 1_000_000)))
+            if r < 0 {
                 if errno == EINTR { continue }
+                throw .executorFailed("poll: \(String(cString: strerror(errno)))")
+            }
+            if fds[1].revents != 0 {
+                try readAvailable(&c)
+                continue
+            }
+            if fds[0].revents & Int16(POLLOUT) == 0 {
+                if fds[0].revents != 0 { throw .helperDied(RealExecutor.exitText(c.pid)) }
+                continue
+            }
+            let n = bytes.withUnsafeBytes { send(c.stdinFD, $0.baseAddress! + off, $0.count - off, Int32(MSG_NOSIGNAL) | Int32(MSG_DONTWAIT)) }
+            if n < 0 {
+                if errno == EINTR || errno == EAGAIN { continue }
+                if errno == EPIPE || errno == ECONNRESET { throw .helperDied(RealExecutor.exitText(c.pid)) }
                 throw .executorFailed("write: \(String(cString: strerror(errno)))")
             }
             off += n
         }
+        if let refusal = refusalInBuffer(c) { throw .executorFailed("the helper refused the program: \(refusal)") }
+        #endif
+    }
+
+    /// The first `E …` line already received, if any (the helper rejects a header or op).
+    func refusalInBuffer(_ c: Child) -> String? {
+        var start = c.start
+        while let nl = c.buffer[start...].firstIndex(of: 10) {
+            let line = c.buffer[start..<nl]
+            if line.starts(with: [69, 32]) { return String(decoding: line.dropFirst(2).prefix(200), as: UTF8.self) }
+            start = nl + 1
+        }
+        return nil
+    }
+
+    /// Reads what the helper has written so far into the buffer (one read).
+    func readAvailable(_ c: inout Child) throws(RealBackendError) {
+        #if os(Linux)
+        if c.start > 0 {
+            c.buffer.removeSubrange(..<c.start)
+            c.start = 0
+        }
+        let old = c.buffer.count
+        c.buffer.append(contentsOf: repeatElement(0, count: 65536))
+        let k = c.buffer.withUnsafeMutableBytes { read(c.stdoutFD, $0.baseAddress! + old, 65536) }
+        c.buffer.removeLast(65536 - max(k, 0))
+        if k < 0 && errno != EINTR && errno != EAGAIN { throw .executorFailed("read: \(String(cString: strerror(errno)))") }
+        if k == 0 { throw .helperDied(RealExecutor.exitText(c.pid)) }
         #endif
     }
 }

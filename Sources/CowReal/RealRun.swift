@@ -160,6 +160,20 @@ public enum RealBackendError: Error, Hashable, Sendable, CustomStringConvertible
     case executorFailed(String)
     case protocolError(String)
     case badTier(String)
+    /// The helper did not answer (or take input) before the deadline.
+    case timedOut(String)
+    /// The helper process died (crashed or was killed): an internal error.
+    case helperDied(String)
+    /// The program exceeds the helper's limits (a usage error: nothing was sent).
+    case inputTooLarge(String)
+
+    /// The input, not the machine, is at fault (exit 2 rather than 3).
+    public var isUsageError: Bool {
+        switch self {
+        case .badTier, .inputTooLarge: true
+        default: false
+        }
+    }
 
     public var description: String {
         switch self {
@@ -168,6 +182,9 @@ public enum RealBackendError: Error, Hashable, Sendable, CustomStringConvertible
         case let .executorFailed(s): "the real-kernel executor failed: \(s)"
         case let .protocolError(s): "unexpected output from the real-kernel executor: \(s)"
         case let .badTier(s): "unknown real tier '\(s)' (expected ksm, swap, hugetlb)"
+        case let .timedOut(s): "the real-kernel executor timed out: \(s)"
+        case let .helperDied(s): "the real-kernel helper died: \(s)"
+        case let .inputTooLarge(s): "program too large for the real backend: \(s)"
         }
     }
 }

@@ -16,6 +16,18 @@ func realTiers(_ args: Args) throws -> RealTiers {
     do { return try RealTiers(list: list) } catch { throw UsageError(error.description) }
 }
 
+/// A real-backend failure as the CLI reports it: input over the helper's limits or a
+/// bad tier is a usage error (exit 2); a helper that died, timed out or spoke nonsense
+/// is an internal error (exit 3), never a silent fallback.
+struct RealBackendFailure: Error, CustomStringConvertible {
+    var description: String
+}
+
+func cliError(_ e: RealBackendError, file: String? = nil) -> Error {
+    let text = (file.map { "\($0): " } ?? "") + e.description
+    return e.isUsageError ? UsageError(text) : RealBackendFailure(description: text)
+}
+
 /// The real backend, or a usage error saying why it cannot run here.
 func requireRealBackend() throws {
     let (ok, why) = RealBackend.isAvailable()
@@ -47,7 +59,10 @@ func realExportC(_ argv: ArraySlice<String>) throws -> Int32 {
     let tiers = try realTiers(args)
     var statuses: [OpStatus]
     var from: String
-    if RealBackend.isAvailable().0, let run = try? RealBackend.run(prog, tiers: tiers) {
+    if let why = RealExecutor.overLimit(prog) { throw UsageError("\(file): \(why)") }
+    if RealBackend.isAvailable().0 {
+        let run: RealRun
+        do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw cliError(error, file: file) }
         statuses = run.trace.statuses
         from = "this machine's kernel"
     } else if let model = PolicyRegistry.named(realModelPolicy) {
@@ -77,33 +92,41 @@ struct RealReplayRow {
     var realVerdicts: VerdictSet
     var realViolations: [Violation]
     var models: [PolicyOutcome]
-    /// Ops where both ran and observed different values.
-    var differences: [Int]
+    /// Outcome, observation and state differences from linux-6.x, up to the first op
+    /// not run here (`RealComparison`).
+    var divergences: [RealDivergence]
 
     var expectedReal: VerdictSet? { program.expected(for: RealBackend.policyName) }
-    var realExpectationFailed: Bool { expectedReal.map { $0 != realVerdicts } ?? false }
-    var disagrees: Bool { !real.partial && !real.timedOut && !differences.isEmpty }
+    var realExpectationFailed: Bool { !notRun && (expectedReal.map { $0 != realVerdicts } ?? false) }
+    /// Ops executed on the real kernel.
+    var executed: Int { real.trace.statuses.filter(\.executed).count }
+    /// Nothing ran: no comparison was made, so it cannot "agree".
+    var notRun: Bool { executed == 0 && !program.ops.isEmpty }
+    var disagrees: Bool { !real.timedOut && !divergences.isEmpty }
     var failed: Bool { realExpectationFailed || disagrees || real.timedOut }
+
+    /// `agree`, `agree (partial: 2 of 9 ops not run)`, `not run`, `DIFFER`, `TIMEOUT`.
+    var comparisonText: String {
+        if real.timedOut { return "TIMEOUT" }
+        if !divergences.isEmpty { return real.partial ? "DIFFER (partial)" : "DIFFER" }
+        if notRun { return "not run" }
+        if real.partial { return "agree (partial: \(real.skips.count) of \(program.ops.count) ops not run)" }
+        return "agree"
+    }
 }
 
 /// Runs one program on the real kernel and the given policies.
 func realReplayRow(file: String, program: Program, policies: [PolicyEntry], tiers: RealTiers) throws -> RealReplayRow {
     let run: RealRun
-    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw realFailure(file, error) }
+    do { run = try RealBackend.run(program, tiers: tiers) } catch { throw cliError(error, file: file) }
     let violations = Checker.judge(program, trace: run.trace, policy: RealBackend.policyName)
     var verdicts = VerdictSet.clean
     for v in violations { verdicts.insert(v.verdict) }
     let outcomes = Checker.check(program, policies: policies, options: RunOptions(paranoid: true))
-    var diffs: [Int] = []
-    if let m = outcomes.first(where: { $0.policy == realModelPolicy }) ?? outcomes.first {
-        for i in program.ops.indices where i < m.result.trace.statuses.count
-            && run.trace.statuses[i].executed && m.result.trace.statuses[i].executed
-            && run.trace.observed[i] != m.result.trace.observed[i] {
-            diffs.append(i)
-        }
-    }
+    let model = PolicyRegistry.named(realModelPolicy)?.explain(program) ?? []
+    let divergences = RealComparison.compare(program, real: run, model: model)
     return RealReplayRow(file: file, program: program, real: run, realVerdicts: verdicts, realViolations: violations,
-                         models: outcomes, differences: diffs)
+                         models: outcomes, divergences: divergences)
 }
 
 /// `cowfuzz replay FILE|DIR… --backend real [--policies LIST] [--real-tiers LIST] [--json]`:
@@ -139,38 +162,35 @@ func printRealReplayTable(_ rows: [RealReplayRow], policies: [String], verbose: 
     for row in rows {
         let name = (row.file as NSString).lastPathComponent
         var line = String(name.prefix(nameWidth - 2)).padding(toLength: nameWidth, withPad: " ", startingAt: 0)
-        var cell = row.real.timedOut ? "timeout" : row.realVerdicts.text
+        var cell = row.real.timedOut ? "timeout" : row.notRun ? "not run" : row.realVerdicts.text
         if row.realExpectationFailed { cell = "!" + cell }
+        if row.notRun, row.expectedReal != nil { notes.append("note \(row.file): '@expect real' not checked: no op ran here") }
         line += cell.padding(toLength: col, withPad: " ", startingAt: 0)
         for p in policies {
             let v = row.models.first(where: { $0.policy == p })?.verdicts.text ?? ""
             line += v.padding(toLength: col, withPad: " ", startingAt: 0)
         }
-        if row.real.timedOut {
-            line += "TIMEOUT"
-        } else if row.differences.isEmpty {
-            line += row.real.partial ? "agree (partial)" : "agree"
-        } else {
-            line += row.real.partial ? "differ (partial)" : "DIFFER"
-        }
+        line += row.comparisonText
         print(line)
         if row.realExpectationFailed, let e = row.expectedReal {
             notes.append("FAIL \(row.file): real: expected \(e.text), got \(row.realVerdicts.text)")
         }
-        for i in row.differences {
-            let m = row.models.first(where: { $0.policy == realModelPolicy }) ?? row.models.first
-            let mv = m.map { String($0.result.trace.observed[i]) } ?? "?"
-            notes.append("\(row.disagrees ? "FAIL" : "note") \(row.file): op \(i) '\(row.program.ops[i].text)': real observed \(row.real.trace.observed[i]), \(m?.policy ?? "model") \(mv)")
+        for d in row.divergences {
+            notes.append("FAIL \(row.file): \(d.kind.rawValue) divergence at op \(d.op) '\(row.program.ops[d.op].text)'\(d.page.map { " " + $0 } ?? ""): \(d.what): real \(d.real), \(realModelPolicy) \(d.model)")
         }
-        if verbose || row.real.partial {
-            for s in row.real.skips where verbose || true {
-                notes.append("  \(name): op \(s.op) '\(row.program.ops[s.op].text)' not run here: \(s.detail)")
-            }
+        for s in row.real.skips {
+            notes.append("  \(name): op \(s.op) '\(row.program.ops[s.op].text)' not run here: \(s.detail)")
         }
         if verbose { for v in row.realViolations { notes.append("    " + v.description) } }
     }
-    let partial = rows.filter(\.real.partial).count
-    print("\(rows.count) program(s) on the real kernel, \(partial) partial, \(rows.filter(\.disagrees).count) disagreeing with \(realModelPolicy), \(rows.filter(\.realExpectationFailed).count) failed expectation(s)")
+    let partial = rows.filter { $0.real.partial && !$0.notRun }.count
+    let notRun = rows.filter(\.notRun).count
+    let skippedOps = rows.reduce(0) { $0 + $1.real.skips.count }
+    let byKind = Dictionary(grouping: rows.flatMap(\.divergences), by: \.kind.rawValue).mapValues(\.count)
+    let kinds = ["op-outcome", "observation", "state"].map { "\(byKind[$0] ?? 0) \($0)" }.joined(separator: ", ")
+    print("\(rows.count) program(s) on the real kernel: \(rows.count - partial - notRun) ran fully, \(partial) partially, \(notRun) not run (\(skippedOps) op(s) not run here); \(rows.filter(\.disagrees).count) disagreeing with \(realModelPolicy) (\(kinds)); \(rows.filter(\.realExpectationFailed).count) failed expectation(s)")
+    let reasons = Dictionary(grouping: rows.flatMap(\.real.skips), by: \.detail).mapValues(\.count)
+    for (why, n) in reasons.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) { print("  not run here: \(n) × \(why)") }
     for n in notes { print(n) }
 }
 
@@ -182,12 +202,20 @@ func realReplayJSON(_ rows: [RealReplayRow]) -> String {
                 "verdicts": row.realVerdicts.verdicts.map(\.name),
                 "partial": row.real.partial,
                 "timedOut": row.real.timedOut,
+                "notRun": row.notRun,
+                "opsExecuted": row.executed,
+                "opsNotRun": row.real.skips.count,
                 "skipped": row.real.skips.map { ["op": $0.op, "reason": $0.detail] as [String: Any] },
                 "observed": row.real.trace.observed.map(Int.init),
                 "violations": row.realViolations.map { ["verdict": $0.verdict.name, "op": $0.op, "message": $0.message] as [String: Any] },
             ] as [String: Any],
             "models": Dictionary(uniqueKeysWithValues: row.models.map { ($0.policy, $0.verdicts.verdicts.map(\.name)) }),
-            "differences": row.differences,
+            "comparison": row.comparisonText,
+            "divergences": row.divergences.map { d -> [String: Any] in
+                var x: [String: Any] = ["kind": d.kind.rawValue, "op": d.op, "what": d.what, "real": d.real, "model": d.model]
+                if let p = d.page { x["page"] = p }
+                return x
+            },
             "ok": !row.failed,
         ]
         if let e = row.expectedReal { d["expectedReal"] = e.verdicts.map(\.name) }
@@ -203,7 +231,7 @@ func realReplayJSON(_ rows: [RealReplayRow]) -> String {
 func realExplain(_ prog: Program, file: String, tiers: RealTiers = []) throws -> Int32 {
     try requireRealBackend()
     let run: RealRun
-    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw realFailure(file, error) }
+    do { run = try RealBackend.run(prog, tiers: tiers) } catch { throw cliError(error, file: file) }
     print(realExplainText(prog, run: run))
     return 0
 }
@@ -242,6 +270,10 @@ func realExplainText(_ prog: Program, run: RealRun) -> String {
     out += "Verdict on the real kernel: \(v.text)\(run.partial ? " (ran partially)" : "")\(run.timedOut ? " (timed out)" : "")\n"
     for x in violations { out += "    " + x.description + "\n" }
     for s in run.skips { out += "    op \(s.op) not run here: \(s.detail)\n" }
+    let divergences = RealComparison.compare(prog, real: run, model: steps)
+    out += divergences.isEmpty ? "No difference from \(realModelPolicy) in outcomes, observations or page state classes.\n"
+        : "Differences from \(realModelPolicy):\n"
+    for d in divergences { out += "    " + d.description + "\n" }
     return out
 }
 
@@ -267,16 +299,4 @@ func realBenchmarkLine(seconds: Double = 1) -> String {
     } catch {
         return "real kernel: not measured (\(error.description))"
     }
-}
-
-/// A real run's error: a crashed or garbled helper is an internal error (exit 3), the
-/// rest (no Linux, no compiler, a bad tier) a usage error (exit 2).
-func realFailure(_ file: String, _ error: any Error) -> any Error {
-    if let e = error as? RealBackendError {
-        switch e {
-        case .executorFailed, .protocolError: return InternalError("\(file): \(e.description)")
-        default: break
-        }
-    }
-    return UsageError("\(file): \(error)")
 }

@@ -60,6 +60,7 @@ func runRealFuzz(_ args: Args, config c: CampaignConfig) throws -> Int32 {
     let secs = Date().timeIntervalSince(start)
     print(String(format: "%d real programs in %.1fs (%.0f/s), %d new signature(s)%@", programs, secs,
                  Double(programs) / max(secs, 1e-9), newFindings.count, stop.requested ? " (interrupted)" : ""))
+    print(judge.figuresText)
     for (s, p, n) in newFindings { print("\(s.text)  \(n) ops  \(p)") }
     return newFindings.isEmpty ? 0 : 1
 }
@@ -67,23 +68,53 @@ func runRealFuzz(_ args: Args, config c: CampaignConfig) throws -> Int32 {
 /// Runs a program on the real kernel and on linux-6.x and names what went wrong.
 final class RealJudge {
     let tiers: RealTiers
-    let checker = ProgramChecker(policies: [PolicyRegistry.current])
+    let model = PolicyRegistry.current
+    /// Figures over every program judged (the shrinker's calls included).
+    var runs = 0, fullRuns = 0, partialRuns = 0, notRunRuns = 0, timeouts = 0, opsRun = 0, opsNotRun = 0
+    var notRunReasons: [String: Int] = [:]
+    var helperErrors: [String: Int] = [:]
 
     init(tiers: RealTiers) { self.tiers = tiers }
 
     /// The finding's signature, or nil when the kernel and the model agree and the
-    /// oracle accepts the real run (or the run timed out).
+    /// oracle accepts the real run (or the run timed out, or nothing ran).
+    ///
+    /// In order: an oracle violation on the real kernel (`KIND OP real`); a different
+    /// outcome class of an op (`op-outcome OP real,linux-6.x`); a different observed
+    /// value (`divergence OP real,linux-6.x`); a different page state class after an op
+    /// (`state OP real,linux-6.x`). See `RealComparison` for the rules.
     func signature(_ prog: Program) -> Signature? {
-        guard let run = try? RealBackend.run(prog, tiers: tiers), !run.timedOut else { return nil }
+        let run: RealRun
+        do { run = try RealBackend.run(prog, tiers: tiers) } catch {
+            helperErrors[error.description, default: 0] += 1
+            return nil
+        }
+        runs += 1
+        let executed = run.trace.statuses.filter(\.executed).count
+        opsRun += executed
+        opsNotRun += run.skips.count
+        for s in run.skips { notRunReasons[s.detail, default: 0] += 1 }
+        if run.timedOut { timeouts += 1; return nil }
+        if executed == 0 && !prog.ops.isEmpty { notRunRuns += 1; return nil }
+        if run.partial { partialRuns += 1 } else { fullRuns += 1 }
         if let v = Checker.judge(prog, trace: run.trace, policy: RealBackend.policyName).first {
             return Signature(kind: FindingKind(v.verdict), opKind: v.opKind, policies: [RealBackend.policyName])
         }
-        let model = checker.check(prog)[0].result.trace
-        for i in prog.ops.indices where run.trace.statuses[i].executed && model.statuses[i].executed
-            && run.trace.observed[i] != model.observed[i] {
-            return Signature(kind: .divergence, opKind: prog.ops[i].kind, policies: [RealBackend.policyName, realModelPolicy])
+        let divergences = RealComparison.compare(prog, real: run, model: model.explain(prog))
+        for (kind, fk) in [(RealDivergence.Kind.opOutcome, FindingKind.opOutcome), (.observation, .divergence), (.state, .state)] {
+            if let d = divergences.first(where: { $0.kind == kind }) {
+                return Signature(kind: fk, opKind: prog.ops[d.op].kind, policies: [RealBackend.policyName, realModelPolicy])
+            }
         }
         return nil
+    }
+
+    /// The figures in one paragraph.
+    var figuresText: String {
+        var s = "\(runs) real run(s) (shrinking included): \(fullRuns) full, \(partialRuns) partial, \(notRunRuns) not run, \(timeouts) timed out; \(opsRun) op(s) executed, \(opsNotRun) not run here"
+        for (why, n) in notRunReasons.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) { s += "\n  not run here: \(n) × \(why)" }
+        for (why, n) in helperErrors.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) { s += "\n  helper error: \(n) × \(why)" }
+        return s
     }
 }
 

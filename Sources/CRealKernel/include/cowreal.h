@@ -67,6 +67,10 @@ enum {
 /* An observation whose page does not hold one value in every byte. */
 #define CF_CORRUPT 256
 #define CF_MAX_NAMES 64
+/* The most ops one program may have; the Swift side checks before sending. */
+#define CF_MAX_OPS 100000
+/* The helper protocol's version: the first line the helper prints is "V cowfuzz-real N". */
+#define CF_PROTOCOL_VERSION 2
 #define CF_MAX_PAGES 1024
 #define CF_PIPE_DEPTH 16
 

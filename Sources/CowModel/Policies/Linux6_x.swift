@@ -7,12 +7,20 @@
 /// - 6.0, 64fe24a3e05e: mprotect(RW) maps exclusive anonymous pages writable at once.
 /// - 6.2, 84209e87c696: a R/O FOLL_LONGTERM pin in a COW mapping unshares non-anon
 ///   pages too (zero page, page cache): the pin references a private copy.
-/// - 6.2, 1d8d14641fd9: FOLL_FORCE|FOLL_WRITE is refused on hugetlb mappings.
+/// - 6.2, 1d8d14641fd9, refused FOLL_FORCE|FOLL_WRITE on a hugetlb mapping without
+///   VM_WRITE; 6.14 lifted that again (Guillaume Morin, "mm/hugetlb: support
+///   FOLL_FORCE|FOLL_WRITE", for debuggers and uprobes on hugetlb): today's kernel
+///   performs the write, so this era does not refuse it (found by the real backend).
 /// - 6.2: KSM unmerge uses FAULT_FLAG_UNSHARE (the copy stays read-only).
 /// - 6.15, 1da190f4d0a6: a write or unshare fault on a non-exclusive sub-page of a
 ///   PTE-mapped large folio reuses it when only this mm maps the folio (MM-owner
 ///   tracking) and the folio's mapcount equals its refcount after the swap cache is
 ///   freed; a folio mapped once (its last sub-page) is not reused (copied).
+/// - 6.18, 62b98015d988 ("mm: enable khugepaged anonymous collapse on non-writable
+///   regions") and 473b73222f3d ("mm: drop all references of writable and
+///   SCAN_PAGE_RO"): khugepaged and MADV_COLLAPSE no longer need a writable PTE in the
+///   range, so a COW-shared, PTE-mapped THP collapses into a new exclusive PMD THP
+///   (6.1 – 6.17 refused it with SCAN_PAGE_RO; found by the real backend).
 /// - ~6.11, c18160dba5ff: swap-in maps an exclusive page writable even on a read fault.
 /// - A write fault on the huge zero PMD allocates a new THP again (Dev Jain, "mm: Allocate
 ///   THP on hugezeropage wp-fault", `do_huge_zero_wp_pmd`; the spec marked it unsure,
@@ -26,7 +34,6 @@ public enum Linux6_x: DerivedPolicy {
     public static let summary = "5.19 plus PAE-only FOLL_FORCE, mprotect upgrade, R/O longterm unshare of non-anon pages, large-folio reuse"
     public static let forceWrite = ForceWriteRule.exclusiveOnly
     public static let mprotectUpgradesExclusive = true
-    public static let hugetlbRefusesForceWrite = true
     public static let ksmUnmergeUnshares = true
     public static let hasMadvCollapse = true
     public static let hugeZeroWriteAllocatesTHP = true

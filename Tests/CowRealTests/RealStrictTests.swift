@@ -1,0 +1,364 @@
+@testable import CowModel
+@testable import CowReal
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The strict comparison of a real run with linux-6.x (outcome and state classes, and
+/// the measurement-artifact rules), without a kernel: runs built by hand.
+@Suite("real vs model: outcomes, state classes and artifact rules")
+struct RealComparisonRuleTests {
+    static let features: RealFeatures = {
+        var f = RealFeatures()
+        f.root = true; f.pfns = true; f.kpageflags = true; f.anonExclusive = true
+        return f
+    }()
+
+    func real(_ p: Int, _ r: Int, _ i: Int, frame: Int, ae: Bool? = true, flags: RealPageFlags = [.anon]) -> RealPageState {
+        RealPageState(process: p, region: r, page: i, present: true, swapped: false, frame: frame, exclusivelyMapped: true,
+                      mapcount: 1, anonExclusive: ae, flags: flags)
+    }
+
+    func model(_ p: Int, _ r: Int, _ i: Int, frame: Int32, exclusive: Bool = true, order: Int = 0, pmd: Bool = false,
+               kind: FrameKind = .anon) -> PageView {
+        PageView(process: p, region: r, page: i, entry: "present", frame: frame, content: 1, mapcount: 1, refcount: 1,
+                 pins: 0, gets: 0, exclusive: exclusive, writable: true, pmd: pmd, order: order, ksm: false,
+                 swapcache: false, kind: kind)
+    }
+
+    func differences(_ r: [RealPageState], _ m: [PageView]) -> [RealDivergence] {
+        RealComparison.stateDifferences(at: 3, real: r, model: m, features: Self.features)
+    }
+
+    @Test("an order-0 page whose PageAnonExclusive differs is a state divergence with its op and page")
+    func exclusiveOfASmallPage() {
+        let d = differences([real(0, 0, 0, frame: 7, ae: false)], [model(0, 0, 0, frame: 3, exclusive: true)])
+        #expect(d.count == 1)
+        #expect(d.first?.kind == .state && d.first?.op == 3 && d.first?.page == "p0 r0[0]")
+        #expect(d.first?.what.contains("exclusive") == true)
+    }
+
+    @Test("rule 'head's exclusive bit': a PTE-mapped large folio's sub-pages are not compared for AE")
+    func headExclusiveBit() {
+        // kpageflags shows the head's bit on every sub-page; the model tracks it per page.
+        let r = [real(0, 0, 1, frame: 11, ae: true, flags: [.anon, .thp, .tail])]
+        let m = [model(0, 0, 1, frame: 5, exclusive: false, order: 2, pmd: false)]
+        #expect(differences(r, m).isEmpty)
+        // The same difference on a PMD-mapped THP is compared.
+        let rp = [real(0, 0, 1, frame: 11, ae: true, flags: [.anon, .thp, .tail, .pmd])]
+        let mp = [model(0, 0, 1, frame: 5, exclusive: false, order: 2, pmd: true)]
+        #expect(differences(rp, mp).map(\.what).contains { $0.contains("exclusive") })
+    }
+
+    @Test("rule 'huge zero page': zero frames take no part in frame sharing")
+    func hugeZeroPage() {
+        // The huge zero folio: two sub-pages, two PFNs; the model maps its one zero frame twice.
+        let r = [real(0, 0, 0, frame: 900, ae: nil, flags: [.zero, .thp]), real(0, 0, 1, frame: 901, ae: nil, flags: [.zero, .thp])]
+        let m = [model(0, 0, 0, frame: 0, exclusive: false, kind: .zero), model(0, 0, 1, frame: 0, exclusive: false, kind: .zero)]
+        #expect(differences(r, m).isEmpty)
+        // Two anonymous pages that share a frame in the model but not here do differ.
+        let r2 = [real(0, 0, 0, frame: 20), real(1, 0, 0, frame: 21)]
+        let m2 = [model(0, 0, 0, frame: 4, exclusive: false), model(1, 0, 0, frame: 4, exclusive: false)]
+        let d = differences(r2.map { var x = $0; x.anonExclusive = false; return x }, m2)
+        #expect(d.count == 1 && d[0].what.hasPrefix("frame shared with p1 r0[0]"))
+    }
+
+    @Test("rule 'hugetlb is huge by construction': the PMD bit of a hugetlb page is not compared")
+    func hugetlbPMD() {
+        let r = [real(0, 0, 0, frame: 30, flags: [.anon, .hugetlb, .head])]
+        let m = [model(0, 0, 0, frame: 8, order: 2, pmd: true)]
+        #expect(differences(r, m).isEmpty)
+        let thp = [real(0, 0, 0, frame: 30, flags: [.anon, .thp, .head])]
+        #expect(differences(thp, m).map(\.what) == ["PMD-mapped"])
+    }
+
+    func run(_ steps: [RealStep]) -> RealRun {
+        RealRun(trace: Trace(statuses: steps.map(\.status), observed: steps.map(\.observed)), steps: steps,
+                partial: false, skips: [], timedOut: false, processGroup: 0, microseconds: 0, features: Self.features)
+    }
+
+    func view(_ k: Int, _ op: Op, _ status: OpStatus, _ pages: [PageView], observed: Int16 = -1) -> StepView {
+        StepView(index: k, op: op, status: status, observed: observed, events: [], pages: pages)
+    }
+
+    @Test("rule 'PFN reuse': one frame at two times names no sharing; the comparison is per step")
+    func pfnReuse() {
+        let p = program("mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nmunmap p0 r0 from=0 count=1\nwrite p0 r0[1] 2")
+        // The kernel gives the freed frame 40 to page 1; the model allocates a new frame.
+        let steps = [
+            RealStep(status: .executed, observed: -1, detail: "", pages: []),
+            RealStep(status: .executed, observed: -1, detail: "", pages: [real(0, 0, 0, frame: 40)]),
+            RealStep(status: .executed, observed: -1, detail: "", pages: []),
+            RealStep(status: .executed, observed: -1, detail: "", pages: [real(0, 0, 1, frame: 40)]),
+        ]
+        let views = [
+            view(0, p.ops[0], .executed, []),
+            view(1, p.ops[1], .executed, [model(0, 0, 0, frame: 1)]),
+            view(2, p.ops[2], .executed, []),
+            view(3, p.ops[3], .executed, [model(0, 0, 1, frame: 2)]),
+        ]
+        #expect(RealComparison.compare(p, real: run(steps), model: views).isEmpty)
+    }
+
+    @Test("a different outcome class is an op-outcome divergence, and the comparison stops there")
+    func outcomeClass() {
+        let p = program("mmap p0 r0 pages=4 thp\nmadvise p0 r0 collapse\nread p0 r0[0]")
+        let steps = [
+            RealStep(status: .executed, observed: -1, detail: "", pages: []),
+            RealStep(status: .executed, observed: -1, detail: "", pages: []),
+            RealStep(status: .executed, observed: 0, detail: "", pages: []),
+        ]
+        let views = [
+            view(0, p.ops[0], .executed, []),
+            view(1, p.ops[1], .failed(.refusedByKernel), []),
+            view(2, p.ops[2], .executed, [], observed: 7),
+        ]
+        let d = RealComparison.compare(p, real: run(steps), model: views)
+        #expect(d.count == 1)
+        #expect(d.first?.kind == .opOutcome && d.first?.op == 1)
+        #expect(d.first?.real.hasPrefix("done") == true && d.first?.model.hasPrefix("refused") == true)
+        // The same runs with matching outcomes compare the observation.
+        var same = views
+        same[1].status = .executed
+        let d2 = RealComparison.compare(p, real: run(steps), model: same)
+        #expect(d2.map(\.kind) == [.observation] && d2.first?.op == 2)
+    }
+
+    @Test("an op this kernel could not run ends the comparison: nothing after it is a divergence")
+    func stopsAtRealUnsupported() {
+        let p = program("mmap p0 r0 pages=1\nksm\nread p0 r0[0]")
+        let steps = [
+            RealStep(status: .executed, observed: -1, detail: "", pages: []),
+            RealStep(status: .skipped(.realUnsupported), observed: -1, detail: "needs --real-tiers ksm", pages: []),
+            RealStep(status: .executed, observed: 0, detail: "", pages: []),
+        ]
+        let views = [view(0, p.ops[0], .executed, []), view(1, p.ops[1], .executed, []), view(2, p.ops[2], .executed, [], observed: 5)]
+        #expect(RealComparison.compare(p, real: run(steps), model: views).isEmpty)
+    }
+}
+
+/// The pieces of the real backend that guard the machine and the protocol, checked
+/// without running programs.
+@Suite("real backend: limits, helper directory, knob journal")
+struct RealGuardTests {
+    @Test("a program over the helper's op limit is refused before anything is sent")
+    func opLimit() {
+        let ok = program("mmap p0 r0 pages=1\nread p0 r0[0]")
+        #expect(RealExecutor.overLimit(ok) == nil)
+        let big = Program(ops: [Op](repeating: .read(p: 0, r: 0, page: 0), count: RealExecutor.maxOps + 1))
+        let why = RealExecutor.overLimit(big)
+        #expect(why?.contains("at most \(RealExecutor.maxOps) ops") == true)
+        #expect(RealExecutor.overLimit(Program(ops: [Op](repeating: .read(p: 0, r: 0, page: 0), count: RealExecutor.maxOps))) == nil)
+    }
+
+    @Test("export-c and replay --backend real refuse a program over the op limit at once (no deadlock), exit 2")
+    func longProgramDoesNotHang() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("long.cow")
+        let text = "# cowfuzz 1\nmmap p0 r0 pages=1\n" + String(repeating: "read p0 r0[0]\n", count: RealExecutor.maxOps + 1)
+        try text.write(to: f, atomically: true, encoding: .utf8)
+        for args in [["export-c", f.path, "-o", dir.appendingPathComponent("long.c").path], ["replay", f.path, "--backend", "real"]] {
+            let t0 = Date()
+            let r = try runCowfuzz(args)
+            #expect(r.status == 2, "\(args[0]): \(r.err)")
+            #expect(r.err.contains("at most \(RealExecutor.maxOps) ops"))
+            #expect(Date().timeIntervalSince(t0) < 30)
+        }
+    }
+
+    #if os(Linux)
+    @Test("a directory another user could write is never trusted for the helper")
+    func untrustedDirectories() throws {
+        let base = try temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // Group- or world-writable without the sticky bit: refused.
+        let open = base + "/open"
+        #expect(mkdir(open, 0o700) == 0)
+        #expect(chmod(open, 0o777) == 0)
+        #expect(RealExecutable.trustedDirectory(open)?.contains("writable by group or others") == true)
+        #expect(RealExecutable.privateDirectoryProblem(open) != nil)
+        // A symlink to a private directory: refused (lstat, never followed).
+        let priv = base + "/private"
+        #expect(mkdir(priv, 0o700) == 0)
+        #expect(RealExecutable.privateDirectoryProblem(priv) == nil)
+        #expect(symlink(priv, base + "/link") == 0)
+        #expect(RealExecutable.privateDirectoryProblem(base + "/link")?.contains("symlink") == true)
+        // Owned by someone else (as root: chown to nobody): refused.
+        if geteuid() == 0 {
+            let theirs = base + "/theirs"
+            #expect(mkdir(theirs, 0o700) == 0)
+            #expect(chown(theirs, 65534, 65534) == 0)
+            #expect(RealExecutable.privateDirectoryProblem(theirs)?.contains("owned by uid 65534") == true)
+            #expect(RealExecutable.trustedDirectory(theirs)?.contains("owned by uid 65534") == true)
+        }
+        // A private directory with mode 0750: refused.
+        #expect(chmod(priv, 0o750) == 0)
+        #expect(RealExecutable.privateDirectoryProblem(priv)?.contains("not 0700") == true)
+    }
+
+    @Test("a helper planted in a predictable or foreign directory is never executed; a fresh one is built")
+    func plantedHelperIsNotRun() throws {
+        guard FileManager.default.isExecutableFile(atPath: "/usr/bin/cc") || FileManager.default.isExecutableFile(atPath: "/usr/bin/gcc")
+            || FileManager.default.isExecutableFile(atPath: "/usr/bin/clang") else { return }
+        let base = try temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: base) }
+        // Another user's cache directory with a "helper" in it under the expected name.
+        let foreign = base + "/foreign"
+        #expect(mkdir(foreign, 0o777) == 0)
+        #expect(chmod(foreign, 0o777) == 0)
+        let planted = RealExecutable.expectedName()
+        let marker = base + "/planted-ran"
+        try "#!/bin/sh\ntouch \(marker)\n".write(toFile: foreign + "/" + planted, atomically: false, encoding: .utf8)
+        #expect(chmod(foreign + "/" + planted, 0o755) == 0)
+        let bin = try RealExecutable.compileFromEmbeddedSource(cacheDir: .some(foreign))
+        defer { try? FileManager.default.removeItem(atPath: (bin as NSString).deletingLastPathComponent) }
+        #expect(!bin.hasPrefix(foreign + "/"), "built into a fresh directory, not the foreign one")
+        #expect(RealExecutable.privateDirectoryProblem((bin as NSString).deletingLastPathComponent) == nil)
+        #expect(!FileManager.default.fileExists(atPath: marker))
+        // The binary answers the protocol's first line.
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: bin)
+        let out = Pipe(), inp = Pipe()
+        p.standardOutput = out
+        p.standardInput = inp
+        try p.run()
+        try inp.fileHandleForWriting.write(contentsOf: Data("quit\n".utf8))
+        try inp.fileHandleForWriting.close()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        p.waitUntilExit()
+        #expect(text.hasPrefix("V cowfuzz-real "))
+        #expect(!FileManager.default.fileExists(atPath: marker))
+    }
+
+    @Test("a journal left by a dead cowfuzz is repaired once; a live writer's is left alone")
+    func journalRepair() throws {
+        let knob = "/sys/kernel/mm/ksm/pages_to_scan"
+        guard geteuid() == 0, let original = RealKnobs.current()[knob] ?? nil, access(knob, W_OK) == 0 else { return }
+        defer { RealKnobs.write(knob, original) }
+        let dir = try temporaryDirectory().path
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let journal = dir + "/knobs.journal"
+        // A live writer (this test's parent, pid 1 stands for "alive"): not touched.
+        try "cowfuzz-knobs 1\npid 1\n\(knob) \(original)\n".write(toFile: journal, atomically: true, encoding: .utf8)
+        RealKnobs.write(knob, "1234")
+        #expect(RealKnobs.repair(journal: journal).isEmpty)
+        #expect(RealKnobs.current()[knob] == "1234")
+        // A dead writer: the value goes back and the journal is gone.
+        let dead = deadPID()
+        try "cowfuzz-knobs 1\npid \(dead)\n\(knob) \(original)\n/etc/passwd x\n".write(toFile: journal, atomically: true, encoding: .utf8)
+        let repaired = RealKnobs.repair(journal: journal)
+        #expect(repaired.map(\.0) == [knob], "only the known knob paths, never another file")
+        #expect(RealKnobs.current()[knob] == original)
+        #expect(!FileManager.default.fileExists(atPath: journal))
+    }
+
+    /// A pid that no process has now (a child that has exited and been reaped).
+    func deadPID() -> Int32 {
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/bin/true")
+        try? p.run()
+        p.waitUntilExit()
+        return p.processIdentifier
+    }
+    #endif
+}
+
+/// On this kernel: a killed helper's knobs, swap gating and honest partial runs.
+@Suite("real backend: restored knobs and honest partial runs", .serialized)
+struct RealHonestyTests {
+    #if os(Linux)
+    @Test("a helper killed mid KSM pass leaves no knob changed: this process restores the originals",
+          .enabled(if: RealHere.available, RealHere.why))
+    func killedHelperRestoresKnobs() throws {
+        guard (try? RealBackend.shared.features())?.ksm == true else { return }
+        let before = RealKnobs.current()
+        let ex = RealExecutor()
+        defer { ex.shutdown() }
+        let p = program("mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nksm\nread p0 r0[0]")
+        // Kill the helper (SIGKILL, no chance to restore) once ksmd is driven.
+        let me = getpid()
+        let killer = Thread {
+            let t0 = Date()
+            while Date().timeIntervalSince(t0) < 20 {
+                if RealKnobs.current()["/sys/kernel/mm/ksm/run"] == "1", let pid = helperChild(of: me) {
+                    kill(pid, SIGKILL)
+                    return
+                }
+                usleep(20000)
+            }
+        }
+        killer.start()
+        var failed: RealBackendError?
+        do { _ = try ex.run(p, tiers: [.ksm], timeout: .seconds(10), hangAtOp: 4) } catch { failed = error }
+        // Either our SIGKILL (helperDied) or, if the killer did not find it, the deadline's
+        // SIGKILL of the hung helper (timedOut): both kill it mid-pass without its restore.
+        switch failed {
+        case .helperDied?, .timedOut?: break
+        default: Issue.record("expected the helper to be killed, got \(String(describing: failed))")
+        }
+        #expect(RealKnobs.current() == before, "every knob as before the run")
+    }
+
+    @Test("pageout and swapout run only with the swap tier and an active swap device, else are skipped with the reason",
+          .enabled(if: RealHere.available, RealHere.why))
+    func swapGating() throws {
+        let p = program("mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nmadvise p0 r0 pageout\nswapout p0 r0[0]\nread p0 r0[0]")
+        let without = try RealBackend.run(p)
+        #expect(without.partial)
+        #expect(without.skips.map(\.op) == [2, 3])
+        #expect(without.skips.allSatisfy { $0.reason == .realUnsupported && $0.detail.contains("--real-tiers swap") })
+        let with = try RealBackend.run(p, tiers: [.swap])
+        if !(try RealBackend.shared.features()).swap {
+            #expect(with.skips.map(\.op) == [2, 3])
+            #expect(with.skips.allSatisfy { $0.detail.contains("no swap device is active") })
+        } else {
+            #expect(with.skips.isEmpty)
+        }
+        #expect(with.trace.observed[4] == 1)
+    }
+
+    @Test("a program in which nothing ran is 'not run' in replay and its JSON, never 'agree'",
+          .enabled(if: RealHere.available, RealHere.why))
+    func notRun() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("nothing.cow")
+        try "# cowfuzz 1\nmmap p0 r0 pages=4 hugetlb\nwrite p0 r0[0] 1\nread p0 r0[0]\n".write(to: f, atomically: true, encoding: .utf8)
+        let table = try runCowfuzz(["replay", f.path, "--backend", "real"])
+        let row = table.out.split(separator: "\n").first { $0.hasPrefix("nothing.cow") }
+        #expect(row?.hasSuffix("not run") == true, "\(table.out)")
+        #expect(row?.contains("agree") == false)
+        #expect(table.out.contains("0 ran fully, 0 partially, 1 not run"))
+        #expect(table.out.contains("not run here: 1 × hugetlb needs the opt-in tier (--real-tiers hugetlb)"))
+        let json = try runCowfuzz(["replay", f.path, "--backend", "real", "--json"])
+        let obj = try JSONSerialization.jsonObject(with: Data(json.out.utf8))
+        let rows = (obj as? [[String: Any]]) ?? ((obj as? [String: Any])?["programs"] as? [[String: Any]]) ?? []
+        let real = rows.first?["real"] as? [String: Any]
+        #expect(rows.first?["comparison"] as? String == "not run")
+        #expect(real?["notRun"] as? Bool == true)
+        #expect(real?["opsExecuted"] as? Int == 0)
+        #expect(real?["opsNotRun"] as? Int == 1)
+    }
+    #endif
+}
+
+#if os(Linux)
+/// The `CowRealExec` child of `parent`, from /proc.
+func helperChild(of parent: Int32) -> Int32? {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+    for n in names {
+        guard let pid = Int32(n), let stat = try? String(contentsOfFile: "/proc/\(n)/stat", encoding: .utf8) else { continue }
+        guard let close = stat.lastIndex(of: ")") else { continue }
+        let comm = stat[stat.index(after: stat.firstIndex(of: "(")!)..<close]
+        let rest = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        guard rest.count > 2, Int32(rest[1]) == parent, comm.hasPrefix("CowRealExec") else { continue }
+        return pid
+    }
+    return nil
+}
+#endif
