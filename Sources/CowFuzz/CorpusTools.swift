@@ -183,3 +183,29 @@ public enum CorpusToolError: Error, Hashable, Sendable, CustomStringConvertible 
         }
     }
 }
+
+/// `@expect` lines in their shortest equivalent form (`*`, ranges), so that a new era
+/// touches only the files where it differs (`cowfuzz corpus expect DIR`).
+public enum ExpectCompaction {
+    /// `text` with its `@expect` lines replaced by the compact equivalent, or nil when
+    /// it is already compact. Equivalence is checked: every policy's expectation, as the
+    /// reader resolves it, is the same before and after.
+    public static func compacted(_ text: String, file: String = "-") throws -> String? {
+        let prog = try Program(parsing: text, file: file)
+        var per: [(policy: String, verdicts: VerdictSet)] = []
+        for p in KnownPolicyNames.all { if let v = prog.expected(for: p) { per.append((p, v)) } }
+        let lines = Expectation.compact(per).map { "@expect \($0.policy) \($0.verdicts.text)" }
+        let (split, crlf) = CowFormat.lines(text)
+        var all = split.map(String.init)
+        let old = all.filter { $0.hasPrefix("@expect ") }
+        guard old != lines, let at = all.firstIndex(where: { $0.hasPrefix("@expect ") }) else { return nil }
+        all.removeAll { $0.hasPrefix("@expect ") }
+        all.insert(contentsOf: lines, at: at)
+        let out = all.joined(separator: crlf ? "\r\n" : "\n")
+        let back = try Program(parsing: out, file: file)
+        for p in KnownPolicyNames.all where back.expected(for: p) != prog.expected(for: p) {
+            preconditionFailure("compacting the @expect lines of \(file) changed \(p)")
+        }
+        return out
+    }
+}

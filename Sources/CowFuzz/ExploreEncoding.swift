@@ -326,7 +326,7 @@ final class StateEncoder: @unchecked Sendable {
             let id = Int(cellsNamed[c])
             let x = o.cell(id)
             put(owner(x.owner)); put(UInt8((x.alive ? 1 : 0) | (x.anon ? 2 : 0) | (x.shared ? 4 : 0)))
-            putSet(x.value); putSet(x.history); putSet(o.foreign(id))
+            putSet(x.value); putSet(x.history)
             c += 1
         }
         // The values of the stores kept (KSM merges and the integrity check read them).

@@ -87,7 +87,7 @@ public struct FuzzReport: Sendable, Codable {
         coverageTimeline = result.timeline
         newFindings = result.stats.newFindings
         findings = result.findings.map { f in
-            let s = f.signature, culprit = s.rule == .none ? nil : "\(s.rule.function): \(s.action.verb) by \(s.rule.criterion)"
+            let s = f.signature, culprit = s.rule == .none ? nil : s.site
             return Entry(signature: s.text, kind: s.kind.name, opKind: s.opKind?.name, culprit: culprit,
                   page: culprit == nil ? nil : s.page.text, ref: culprit == nil ? nil : s.ref.text, hash: s.hash,
                   policies: s.policies, eraRange: s.eraRange(among: result.policies), bug: f.bug?.id,

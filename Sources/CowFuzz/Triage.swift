@@ -75,7 +75,7 @@ public enum RootCauseNote {
 
     /// The signature texts recorded in a file's text (without the catalogue suffix).
     public static func recorded(in text: String) -> [String] {
-        text.split(separator: "\n", omittingEmptySubsequences: false).compactMap { raw in
+        CowFormat.lines(text).lines.compactMap { raw in
             let l = raw.hasSuffix("\r") ? raw.dropLast() : raw
             guard l.hasPrefix(prefix) else { return nil }
             var t = String(l.dropFirst(prefix.count))
@@ -87,36 +87,12 @@ public enum RootCauseNote {
     /// `text` with its root-cause lines replaced by `signatures`' lines, placed before the
     /// first directive or op (after the header and the leading comments).
     public static func annotate(_ text: String, signatures: [Signature]) -> String {
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let (split, crlf) = CowFormat.lines(text)
+        var lines = split.map(String.init)
         lines.removeAll { $0.hasPrefix(prefix) }
         var at = 0
         while at < lines.count, lines[at].hasPrefix("#") { at += 1 }
         lines.insert(contentsOf: signatures.map(line), at: at)
-        return lines.joined(separator: "\n")
-    }
-}
-
-/// `@expect` lines in their shortest equivalent form (`*`, ranges), so that a new era
-/// touches only the files where it differs (`cowfuzz corpus expect DIR`).
-public enum ExpectCompaction {
-    /// `text` with its `@expect` lines replaced by the compact equivalent, or nil when
-    /// it is already compact. Equivalence is checked: every policy's expectation, as the
-    /// reader resolves it, is the same before and after.
-    public static func compacted(_ text: String, file: String = "-") throws -> String? {
-        let prog = try Program(parsing: text, file: file)
-        var per: [(policy: String, verdicts: VerdictSet)] = []
-        for p in KnownPolicyNames.all { if let v = prog.expected(for: p) { per.append((p, v)) } }
-        let lines = Expectation.compact(per).map { "@expect \($0.policy) \($0.verdicts.text)" }
-        var all = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        let old = all.filter { $0.hasPrefix("@expect ") }
-        guard old != lines, let at = all.firstIndex(where: { $0.hasPrefix("@expect ") }) else { return nil }
-        all.removeAll { $0.hasPrefix("@expect ") }
-        all.insert(contentsOf: lines, at: at)
-        let out = all.joined(separator: "\n")
-        let back = try Program(parsing: out, file: file)
-        for p in KnownPolicyNames.all where back.expected(for: p) != prog.expected(for: p) {
-            preconditionFailure("compacting the @expect lines of \(file) changed \(p)")
-        }
-        return out
+        return lines.joined(separator: crlf ? "\r\n" : "\n")
     }
 }

@@ -6,6 +6,18 @@ public enum CowFormat {
     public static let version = 1
     public static let header = "# cowfuzz 1"
 
+    /// The lines of a text, without their `\n` or `\r\n` ("\r\n" is one Character in
+    /// Swift, so a split on "\n" alone never fires in a CRLF file), and whether it uses
+    /// CRLF (so a tool that rewrites lines can keep the file's endings).
+    public static func lines(_ text: String) -> (lines: [Substring], crlf: Bool) {
+        var crlf = false
+        let lines = text.split(omittingEmptySubsequences: false, whereSeparator: { c in
+            if c == "\r\n" { crlf = true; return true }
+            return c == "\n"
+        })
+        return (lines, crlf)
+    }
+
     /// The longest part of a token an error message repeats.
     public static let quotedLength = 40
 
@@ -194,8 +206,7 @@ private struct Parser {
         var program = Program(ops: [])
         var seenContent = false
         var sawHeader = false
-        // "\r\n" is one Character in Swift: split on both, so CRLF files parse like LF ones.
-        for raw in text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }) {
+        for raw in CowFormat.lines(text).lines {
             line += 1
             let lineText = raw.hasSuffix("\r") ? raw.dropLast() : raw
             let trimmed = lineText.drop(while: { $0 == " " || $0 == "\t" })

@@ -1,9 +1,11 @@
 /// Culprit stamps: the machine's record of which decision made a folio reachable by a
 /// party that should not reach it (see `Culprit`). A decision stamps only when it is
 /// *risky* — it leaves the folio held by someone besides the process it was taken for,
-/// in a way a later write or device write can cross — and the first stamp on a folio
-/// wins: the root cause comes before its consequences (a fork that shared a pinned page
-/// before the copy that left the pin behind). Nothing here allocates.
+/// in a way a later write or device write can cross. A folio keeps the first stamp of
+/// each harm (`Causes`: isolation and coherence), so the root cause comes before its
+/// consequences (a fork that shared a pinned page before the copy that left the pin
+/// behind) and a stamp of one kind never hides the cause of the other. Nothing here
+/// allocates.
 extension MachineState {
     /// The page kind of frame `f` as a decision sees it (`pmd`: mapped by a PMD there).
     @inline(__always) public func pageKind(_ f: Int32, pmd: Bool) -> PageKind {
@@ -22,7 +24,8 @@ extension MachineState {
         return .smallAnon
     }
 
-    /// Stamps the folio of `f` with a decision unless it already carries one.
+    /// Stamps the folio of `f` with a decision, for each harm it can cause whose cause
+    /// the folio does not carry yet (`Causes`).
     @inline(__always) mutating func stamp(_ f: Int32, _ rule: RuleID, _ action: DecisionAction, ref: RefKind, pmd: Bool,
                                           harm: Harm) {
         let h = Int(frames[Int(f)].head)

@@ -159,7 +159,7 @@ extension Machine {
             s.cover(.pokeInPlace, sl.frame)
             // A writable pte is a CPU write's business; following a R/O one is a decision.
             if !sl.writable, let ref = s.foreignHolder(sl.frame, besides: p) {
-                s.stamp(sl.frame, sl.writable ? .forceInPlace : .forceExclusive, .follow, ref: ref == .cpu ? .force : ref, pmd: sl.pmd, harm: .isolation)
+                s.stamp(sl.frame, .forceExclusive, .follow, ref: ref == .cpu ? .force : ref, pmd: sl.pmd, harm: .isolation)
             }
         } else {
             s.cover(.pokeFault, sl.state == .present ? sl.frame : 0)

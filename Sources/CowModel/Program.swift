@@ -56,7 +56,7 @@ public struct Expectation: Hashable, Sendable {
     }
 
     /// The era policies, in registry order, that ranges and `*` refer to.
-    public static var eraOrder: [String] { PolicyRegistry.all.map(\.name) }
+    public static let eraOrder: [String] = PolicyRegistry.all.map(\.name)
 
     /// How specifically this line names `policy`: 2 by name, 1 by a range, 0 by `*`;
     /// nil when it does not apply.
@@ -86,8 +86,9 @@ public struct Expectation: Hashable, Sendable {
         if eras.count == order.count, !eras.isEmpty {
             var counts: [VerdictSet: Int] = [:]
             for e in eras { counts[e.verdicts, default: 0] += 1 }
-            // Most common first; ties broken by the first era's set for a stable result.
-            let common = eras.map(\.verdicts).max { a, b in counts[a]! < counts[b]! || (counts[a]! == counts[b]! && a != eras[0].verdicts && b == eras[0].verdicts) }!
+            // The most common set; on a tie, the one the earliest era has.
+            let most = counts.values.max()!
+            let common = eras.first { counts[$0.verdicts] == most }!.verdicts
             out.append(Expectation(policy: "*", verdicts: common))
             var k = 0
             while k < eras.count {

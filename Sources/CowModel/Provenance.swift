@@ -47,7 +47,7 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
     // GUP.
     case gupNoUnshare, gupFastNoSeqcount
     // FOLL_FORCE writes (/proc/pid/mem).
-    case forceDropWrite, forceFollCowDirty, forceExclusive, forceInPlace
+    case forceDropWrite, forceFollCowDirty, forceExclusive
     // Background and other mm operations.
     case reclaimPinned, swapinRestore, mprotectUpgrade
 
@@ -66,7 +66,7 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
         case .gupNoUnshare: "follow_page_pte"
         case .gupFastNoSeqcount: "gup_fast"
         case .forceDropWrite: "faultin_page"
-        case .forceFollCowDirty, .forceExclusive, .forceInPlace: "can_follow_write_pte"
+        case .forceFollCowDirty, .forceExclusive: "can_follow_write_pte"
         case .reclaimPinned: "shrink_folio_list"
         case .mprotectUpgrade: "change_pte_range"
         }
@@ -91,7 +91,6 @@ public enum RuleID: UInt8, Hashable, Sendable, CaseIterable, Codable {
         case .forceDropWrite: "FOLL_WRITE dropped after the COW fault"
         case .forceFollCowDirty: "FOLL_COW on a dirty pte"
         case .forceExclusive: "exclusive anon page"
-        case .forceInPlace: "writable pte"
         case .reclaimPinned: "maybe-pinned page into the swap cache"
         case .swapinRestore: "exclusive and writable again"
         case .mprotectUpgrade: "exclusive page writable at once"

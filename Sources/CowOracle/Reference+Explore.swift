@@ -74,10 +74,6 @@ public struct SteppedReference: @unchecked Sendable {
     public func pipeLength(_ q: Int) -> Int { ref.pipes[q].count }
     public func pipeRef(_ q: Int, _ k: Int) -> RefView { view(ref.pipes[q][k]) }
 
-    /// Stores other processes made into other cells since cell `c` was born (what makes
-    /// seeing them through `c` an isolation verdict).
-    public func foreign(_ c: Int) -> ValueSet { ref.foreign(to: Int32(c)) }
-
     func view(_ r: Reference.Ref) -> RefView {
         RefView(active: r.active, cell: r.cell, acc: r.acc, coherent: r.coherent, owner: r.owner)
     }

@@ -107,10 +107,6 @@ public struct Acceptance: Hashable, Sendable {
     public var history: ValueSet
     /// The observation is through a FOLL_PIN pin with coherence semantics (spec §4.1 item 3).
     public var coherent: Bool
-    /// Stores other processes made into other cells since the observed cell was born
-    /// (after fork, the other side's writes): seeing one of them is isolation, whatever
-    /// else the observer once held.
-    public var foreign = ValueSet()
 }
 
 /// The reference semantics of design.md and spec §4.1, independent of any policy.
@@ -125,8 +121,6 @@ public struct Acceptance: Hashable, Sendable {
 /// value are never confused.
 public struct Reference {
     struct Cell {
-        /// Stores (in `storeLog`) before this cell existed.
-        var born: Int32 = 0
         /// The process whose memory it is (its creator for a shared cell).
         var owner: Int32 = -1
         var value = ValueSet(0)
@@ -137,13 +131,6 @@ public struct Reference {
         var shared = false
     }
 
-    struct StoreRecord {
-        var cell: Int32
-        /// The store's ordinal (`StoreTable`).
-        var value: UInt8
-        /// The process that wrote it (a device write counts as its pin's owner's).
-        var writer: Int32
-    }
 
     struct Ref {
         var active = false
@@ -178,8 +165,6 @@ public struct Reference {
     var table: StoreTable?
     var ordinal: UInt8 = 0
     var opIndex = 0
-    /// Every store into a cell, in order (for telling another process's value from a stale own one).
-    var storeLog: [StoreRecord] = []
     var procCap = 1, regionCap = 1, pageCap = 1
     /// After a race: the other serializations' states ("worlds"; see Reference+Race.swift).
     var alternatives: [Reference] = []
@@ -206,11 +191,10 @@ public struct Reference {
         pins = Array(repeating: Ref(), count: shape.pins)
         pipes = Array(repeating: [], count: shape.pipes)
         table = StoreTable(program)
-        storeLog.removeAll(keepingCapacity: true)
     }
 
     mutating func newCell(owner: Int, shared: Bool = false) -> Int32 {
-        cells.append(Cell(born: Int32(storeLog.count), owner: Int32(owner), shared: shared))
+        cells.append(Cell(owner: Int32(owner), shared: shared))
         return Int32(cells.count - 1)
     }
 
@@ -223,9 +207,8 @@ public struct Reference {
     }
 
     /// A value lands in a cell: by a store of its owner, or a device write through a coherent pin.
-    mutating func store(_ c: Int32, _ v: UInt8, exact: Bool, writer: Int) {
+    mutating func store(_ c: Int32, _ v: UInt8, exact: Bool) {
         guard c >= 0 else { return }
-        storeLog.append(StoreRecord(cell: c, value: v, writer: Int32(writer)))
         if exact { cells[Int(c)].value = ValueSet(v) } else { cells[Int(c)].value.insert(v) }
         cells[Int(c)].history.insert(v)
         cells[Int(c)].anon = true
@@ -286,11 +269,11 @@ public struct Reference {
                 }
             }
         case let .write(p, r, i, _), let .pokemem(p, r, i, _):
-            store(locs[li(p, r, i)].cell, ordinal, exact: true, writer: p)
+            store(locs[li(p, r, i)].cell, ordinal, exact: true)
         case let .read(p, r, i):
             let cid = locs[li(p, r, i)].cell
             let c = cells[Int(cid)]
-            return Acceptance(accepted: c.value, history: c.history, coherent: false, foreign: foreign(to: cid))
+            return Acceptance(accepted: c.value, history: c.history, coherent: false)
         case let .fork(p, c):
             alive[c] = true
             for r in 0..<regionCap {
@@ -338,15 +321,14 @@ public struct Reference {
             let ref = pins[g]
             let cell = cells[Int(ref.cell)]
             let acc = ref.coherent && cell.alive ? cell.value : ref.acc
-            return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent, foreign: foreign(to: ref.cell))
+            return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent)
         case let .writepin(g, _):
             let v = ordinal
             let ref = pins[g]
             if cells[Int(ref.cell)].alive {
-                store(ref.cell, v, exact: ref.coherent, writer: Int(ref.owner))
+                store(ref.cell, v, exact: ref.coherent)
             } else {
                 // The owner no longer maps the page: the write reaches only references to it.
-                storeLog.append(StoreRecord(cell: ref.cell, value: v, writer: ref.owner))
                 cells[Int(ref.cell)].history.insert(v)
                 for h in pins.indices where pins[h].active && pins[h].cell == ref.cell { pins[h].acc.insert(v) }
                 for q in pipes.indices {
@@ -359,8 +341,7 @@ public struct Reference {
             pipes[pipe].append(Ref(active: true, cell: c, acc: cells[Int(c)].value, coherent: false, owner: Int32(p)))
         case let .readpipe(pipe):
             let ref = pipes[pipe].removeFirst()
-            return Acceptance(accepted: ref.acc, history: cells[Int(ref.cell)].history, coherent: false,
-                              foreign: foreign(to: ref.cell))
+            return Acceptance(accepted: ref.acc, history: cells[Int(ref.cell)].history, coherent: false)
         case .mprotect, .ksm, .migrate, .swapout, .splitpmd, .splitthp, .race:
             break
         }
@@ -401,24 +382,11 @@ public struct Reference {
         for k in alternatives.indices { alternatives[k].opIndex = op; alternatives[k].ordinal = ordinal }
     }
 
-    /// Stores other processes made into other cells since cell `c` was born.
-    func foreign(to c: Int32) -> ValueSet {
-        var out = ValueSet()
-        guard c >= 0 else { return out }
-        let owner = cells[Int(c)].owner
-        var k = Int(cells[Int(c)].born)
-        while k < storeLog.count {
-            if storeLog[k].cell != c && storeLog[k].writer != owner { out.insert(storeLog[k].value) }
-            k += 1
-        }
-        return out
-    }
-
     /// Classifies an observed store the reference does not accept: a store of the
     /// observer's own history is coherence, any other store (another process's, or
-    /// another location's) is isolation. A store is both only in a race, where one
-    /// serialisation makes it inherited and another makes it foreign; the verdict then
-    /// claims the least (coherence), since a schedule exists that explains it so.
+    /// another location's) is isolation. After a race the serialisations' histories are
+    /// merged, so a store inherited in one of them counts as the observer's own: the
+    /// verdict claims the least (coherence), since a schedule exists that explains it so.
     public static func classify(_ observed: UInt8, _ a: Acceptance) -> Verdict {
         a.history.contains(observed) ? .coherence : .isolation
     }

@@ -1,5 +1,6 @@
 import CowFuzz
 import CowModel
+import Foundation
 import Testing
 import TestSupport
 
@@ -72,6 +73,18 @@ import TestSupport
             #expect(try Program(parsing: text).expectations == lines)
         }
         #expect(shorter > 400)
+    }
+
+    /// A CRLF file is compacted like an LF one and keeps its line endings.
+    @Test func compactionKeepsCRLF() throws {
+        let eras = Self.eras.map { "@expect \($0) \($0 == "linux-4.8" ? "isolation" : "clean")" }
+        let text = (["# cowfuzz 1"] + eras + ["mmap p0 r0 pages=1", ""]).joined(separator: "\r\n")
+        let out = try #require(try ExpectCompaction.compacted(text))
+        #expect(out.contains("@expect * clean\r\n@expect linux-4.8 isolation\r\n"), "\(out.debugDescription)")
+        #expect(!out.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "no bare LF")
+        let a = try Program(parsing: text), b = try Program(parsing: out)
+        for e in Self.eras { #expect(a.expected(for: e) == b.expected(for: e)) }
+        #expect(try ExpectCompaction.compacted(out) == nil)
     }
 
     @Test func corpusFilesAreCompact() throws {

@@ -77,5 +77,10 @@ import TestSupport
         #expect(RootCauseNote.annotate(once, signatures: []) == text, "removing restores the original")
         #expect(try Program(parsing: once).ops == prog.ops)
         #expect(once.contains("(B3a)"))
+        // A CRLF file keeps CRLF endings, and its recorded causes read the same.
+        let crlf = text.replacingOccurrences(of: "\n", with: "\r\n")
+        let annotated = RootCauseNote.annotate(crlf, signatures: sigs)
+        #expect(annotated == once.replacingOccurrences(of: "\n", with: "\r\n"))
+        #expect(RootCauseNote.recorded(in: annotated) == sigs.map(\.text))
     }
 }
