@@ -183,6 +183,8 @@ struct RealBackendTests {
 
     @Test("the ksm tier merges, and restores every knob it changed", .enabled(if: RealHere.available, RealHere.why))
     func ksmTier() throws {
+        kernelKnobLock.lock()
+        defer { kernelKnobLock.unlock() }
         let f = try RealBackend.shared.features()
         try #require(f.ksm, "no KSM")
         let knobs = ["run", "sleep_millisecs", "pages_to_scan", "smart_scan"].map { "/sys/kernel/mm/ksm/" + $0 }

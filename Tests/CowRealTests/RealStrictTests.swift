@@ -237,6 +237,8 @@ struct RealGuardTests {
 
     @Test("a journal left by a dead cowfuzz is repaired once; a live writer's is left alone")
     func journalRepair() throws {
+        kernelKnobLock.lock()
+        defer { kernelKnobLock.unlock() }
         let knob = "/sys/kernel/mm/ksm/pages_to_scan"
         guard geteuid() == 0, let original = RealKnobs.current()[knob] ?? nil, access(knob, W_OK) == 0 else { return }
         defer { RealKnobs.write(knob, original) }
@@ -275,6 +277,8 @@ struct RealHonestyTests {
     @Test("a helper killed mid KSM pass leaves no knob changed: this process restores the originals",
           .enabled(if: RealHere.available, RealHere.why))
     func killedHelperRestoresKnobs() throws {
+        kernelKnobLock.lock()
+        defer { kernelKnobLock.unlock() }
         guard (try? RealBackend.shared.features())?.ksm == true else { return }
         let before = RealKnobs.current()
         let ex = RealExecutor()

@@ -10,3 +10,7 @@ public func corpusFiles() -> [URL] {
     let names = (try? FileManager.default.subpathsOfDirectory(atPath: dir.path)) ?? []
     return names.filter { $0.hasSuffix(".cow") }.sorted().map { dir.appendingPathComponent($0) }
 }
+
+/// Held by every test that changes or checks the machine-wide KSM and hugetlb knobs, so
+/// suites that run in parallel never see each other's settings as the originals.
+public let kernelKnobLock = NSLock()
