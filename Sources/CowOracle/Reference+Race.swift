@@ -59,6 +59,8 @@ extension Reference {
             masks.append(Array(repeating: true, count: n))
         }
         let orders = Reference.serialOrders(n)
+        compactCells()
+        for k in alternatives.indices { alternatives[k].compactCells() }
         var start = self
         start.alternatives = []
         var worlds: [Reference] = []
@@ -91,6 +93,33 @@ extension Reference {
         alternatives = Array(worlds.dropFirst())
         guarded = true
         saturated = full
+    }
+
+    /// Drops the cells nothing can name any more (a dead private cell no location, pin
+    /// or pipe buffer refers to), keeping the order of the rest. Without it every world
+    /// carries every cell the program ever made, and a program of N races costs O(N²):
+    /// each race copies and compares the worlds. Shared cells are always kept, so a
+    /// shmem object's cells stay contiguous from its `objectBase`.
+    mutating func compactCells() {
+        var map = [Int32](repeating: -1, count: cells.count)
+        for k in cells.indices where cells[k].shared || cells[k].alive { map[k] = 0 }
+        for l in locs where l.cell >= 0 { map[Int(l.cell)] = 0 }
+        for g in pins.indices {
+            if !pins[g].active { pins[g].cell = -1 } else if pins[g].cell >= 0 { map[Int(pins[g].cell)] = 0 }
+        }
+        for q in pipes { for r in q where r.cell >= 0 { map[Int(r.cell)] = 0 } }
+        var next: Int32 = 0
+        for k in map.indices where map[k] == 0 {
+            cells[Int(next)] = cells[k]
+            map[k] = next
+            next += 1
+        }
+        guard Int(next) < cells.count else { return }
+        cells.removeLast(cells.count - Int(next))
+        for k in locs.indices where locs[k].cell >= 0 { locs[k].cell = map[Int(locs[k].cell)] }
+        for g in pins.indices where pins[g].cell >= 0 { pins[g].cell = map[Int(pins[g].cell)] }
+        for q in pipes.indices { for k in pipes[q].indices where pipes[q][k].cell >= 0 { pipes[q][k].cell = map[Int(pipes[q][k].cell)] } }
+        for k in regions.indices where regions[k].objectBase >= 0 { regions[k].objectBase = map[Int(regions[k].objectBase)] }
     }
 
     /// Every permutation of 0..<n for n ≤ 5, else the n rotations.

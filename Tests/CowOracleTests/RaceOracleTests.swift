@@ -1,5 +1,5 @@
 import CowModel
-import CowOracle
+@testable import CowOracle
 import Testing
 import TestSupport
 
@@ -17,6 +17,39 @@ import TestSupport
         var out: [String: VerdictSet] = [:]
         for o in Checker.check(program(text), options: RunOptions(paranoid: true)) { out[o.policy] = o.verdicts }
         return out
+    }
+
+    /// Race replay is linear in the number of races: every race copies and compares its
+    /// worlds, so their size must not grow with the cells the program made and let die
+    /// before (issue 15 item 9: N races of five lanes each were O(N²)).
+    @Test func worldsDoNotGrowWithTheRacesBefore() {
+        func peakCells(_ n: Int) -> Int {
+            var text = "mmap p0 r1 pages=2\nfork p0 -> p1\n"
+            for _ in 0..<n {
+                text += """
+                    mmap p0 r0 pages=2
+                    write p0 r0[0] 1
+                    fork p0 -> p2
+                    race p0: write r0[0] 1 | p2: write r0[1] 2 | p0: write r1[0] 3 | p1: write r1[1] 4 | p0: pokemem r1[0] 5 schedule=0,1,2,3,4
+                    read p0 r0[0]
+                    exit p2
+                    munmap p0 r0
+
+                    """
+            }
+            let p = program(text)
+            var ref = Reference()
+            ref.reset(p)
+            var peak = 0
+            for (i, op) in p.ops.enumerated() {
+                ref.setStore(op: i, lane: -1)
+                _ = ref.step(op, lanes: nil)
+                peak = max(peak, ([ref] + ref.alternatives).map(\.cells.count).max()!)
+            }
+            #expect(ref.alternatives.count > 0, "the races leave several worlds")
+            return peak
+        }
+        #expect(peakCells(40) == peakCells(10))
     }
 
     @Test func aRaceAcceptsEverySerialization() {
