@@ -273,4 +273,71 @@ import TestSupport
         let block = section.components(separatedBy: "```\n")[1]
         #expect(block == synopsis + "\n", "README.md's command reference differs from 'cowfuzz help'; paste:\n\(synopsis)")
     }
+
+}
+
+/// Findings are never lost or replaced by larger ones when runs share a directory.
+@Suite struct SharedCrashDirectoryTests {
+    /// Two campaigns writing into one `--crashes` directory at the same time (issue 15
+    /// item 8): each signature's file is the smaller of the two runs' reproducers, every
+    /// `.cow` has its sidecar, and each report points at a file that exists, saying
+    /// `keptExisting` exactly where the other run's smaller reproducer stood there.
+    @Test func twoConcurrentRunsSharingACrashDirectoryKeepTheSmallerReproducers() throws {
+        let root = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: root) }
+        func args(_ seed: Int, _ dir: String, _ report: String) -> [String] {
+            ["fuzz", "--seed", "\(seed)", "--runs", "1500", "--crashes", root.appendingPathComponent(dir).path,
+             "--report", root.appendingPathComponent(report).path, "--quiet"]
+        }
+        func ops(_ dir: String) throws -> [String: Int] {
+            let d = root.appendingPathComponent(dir)
+            var out: [String: Int] = [:]
+            for name in try FileManager.default.contentsOfDirectory(atPath: d.path) where name.hasSuffix(".json") {
+                let j = try JSONSerialization.jsonObject(with: Data(contentsOf: d.appendingPathComponent(name))) as! [String: Any]
+                out[String(name.dropLast(5))] = j["ops"] as? Int
+            }
+            return out
+        }
+        // Alone, each run's reproducers.
+        for (seed, dir) in [(3, "a"), (4, "b")] {
+            // In the temporary directory: no corpus/ to seed from, so only these runs' findings.
+            #expect(try runCowfuzz(args(seed, dir, dir + ".json"), cwd: root).status == 1, "1: new findings")
+        }
+        let a = try ops("a"), b = try ops("b")
+        #expect(!Set(a.keys).intersection(b.keys).isEmpty, "the two seeds share a signature")
+        // Together, at the same time.
+        let procs = try [(3, "r3.json"), (4, "r4.json")].map { seed, report in
+            let p = Process()
+            p.executableURL = cowfuzzBinary()
+            p.arguments = args(seed, "shared", report)
+            p.currentDirectoryURL = root
+            p.standardOutput = FileHandle.nullDevice
+            p.standardError = FileHandle.nullDevice
+            try p.run()
+            return p
+        }
+        for p in procs { p.waitUntilExit(); #expect(p.terminationStatus == 1) }
+        let shared = try ops("shared")
+        #expect(Set(shared.keys) == Set(a.keys).union(b.keys))
+        for (stem, n) in shared {
+            #expect(n == min(a[stem] ?? .max, b[stem] ?? .max), "\(stem)")
+            #expect(FileManager.default.fileExists(atPath: root.appendingPathComponent("shared/\(stem).cow").path))
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: root.appendingPathComponent("shared").path)
+        #expect(names.allSatisfy { $0.hasSuffix(".cow") || $0.hasSuffix(".json") || $0 == ".lock" }, "\(names)")
+        for (report, mine) in [("r3.json", a), ("r4.json", b)] {
+            let j = try JSONSerialization.jsonObject(with: Data(contentsOf: root.appendingPathComponent(report))) as! [String: Any]
+            for f in j["findings"] as! [[String: Any]] {
+                let path = f["path"] as! String
+                let stem = String(URL(fileURLWithPath: path).lastPathComponent.dropLast(4))
+                #expect(FileManager.default.fileExists(atPath: path))
+                let kept = f["keptExisting"] as? Bool ?? false
+                // Kept another's: it stood there no larger. Wrote its own: what stands is its size or smaller.
+                let stands = try #require(shared[stem], "\(stem) in the shared directory")
+                let own = try #require(mine[stem], "\(stem) found alone too")
+                #expect(stands <= own)
+                if !kept { #expect(f["ops"] as? Int == own) }
+            }
+        }
+    }
 }
