@@ -21,6 +21,16 @@ public enum RealBackend {
     /// Whether programs can run here, and a one-line explanation (what is missing or
     /// limited, such as no PFNs without root).
     public static func isAvailable() -> (Bool, String) {
+        switch availability() {
+        case let .success(notes): (true, notes)
+        case let .failure(error): (false, error.description)
+        }
+    }
+
+    /// What the helper's start-up probe says: notes on what this machine cannot show, or
+    /// why the backend cannot run (`RealBackendError.isUnavailable`: no helper, not Linux)
+    /// or failed (the helper died, timed out, spoke nonsense: an internal error).
+    public static func availability() -> Result<String, RealBackendError> {
         #if os(Linux)
         do {
             let f = try shared.features()
@@ -29,12 +39,12 @@ public enum RealBackend {
             if f.root && !f.anonExclusive { notes.append("PageAnonExclusive self-test failed: AE not reported (\(f.selfTest))") }
             if !f.ioUring { notes.append("no io_uring: rw pins are skipped") }
             if f.cpu < 0 { notes.append("cannot pin to one CPU: reuse may turn into copies now and then") }
-            return (true, notes.isEmpty ? "real kernel ready (\(f.text))" : notes.joined(separator: "; "))
+            return .success(notes.isEmpty ? "real kernel ready (\(f.text))" : notes.joined(separator: "; "))
         } catch {
-            return (false, error.description)
+            return .failure(error)
         }
         #else
-        return (false, RealBackendError.unsupportedPlatform.description)
+        return .failure(.unsupportedPlatform)
         #endif
     }
 

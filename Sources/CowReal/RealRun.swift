@@ -175,6 +175,15 @@ public enum RealBackendError: Error, Hashable, Sendable, CustomStringConvertible
         }
     }
 
+    /// The backend cannot run on this machine at all (exit 2: the environment, not a
+    /// failure of the helper, which is exit 3).
+    public var isUnavailable: Bool {
+        switch self {
+        case .unsupportedPlatform, .executorNotFound: true
+        default: false
+        }
+    }
+
     public var description: String {
         switch self {
         case .unsupportedPlatform: "the real backend needs Linux"

@@ -28,10 +28,12 @@ func cliError(_ e: RealBackendError, file: String? = nil) -> Error {
     return e.isUsageError ? UsageError(text) : RealBackendFailure(description: text)
 }
 
-/// The real backend, or a usage error saying why it cannot run here.
+/// The real backend, or a usage error saying why it cannot run here (exit 2); a helper
+/// that dies or hangs in its start-up probe is an internal error (exit 3).
 func requireRealBackend() throws {
-    let (ok, why) = RealBackend.isAvailable()
-    guard ok else { throw UsageError("--backend real: \(why)") }
+    guard case let .failure(e) = RealBackend.availability() else { return }
+    let text = "--backend real: \(e.description)"
+    throw e.isUnavailable ? UsageError(text) : RealBackendFailure(description: text)
 }
 
 /// The oracle's accepted values per observing op, for a run with these statuses.

@@ -172,6 +172,23 @@ struct RealGuardTests {
     }
 
     #if os(Linux)
+    @Test("a helper that crashes is an internal error, exit 3; a helper that cannot be found is exit 2")
+    func helperCrashIsExit3() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let crash = dir.appendingPathComponent("crashing-helper")
+        try "#!/bin/sh\nkill -SEGV $$\n".write(to: crash, atomically: true, encoding: .utf8)
+        chmod(crash.path, 0o700)
+        let f = packageRoot.appendingPathComponent("corpus/race-dirty-cow.cow").path
+        let crashed = try runCowfuzz(["replay", f, "--backend", "real"], environment: ["COWFUZZ_REAL_EXEC": crash.path])
+        #expect(crashed.status == 3, "\(crashed.err)")
+        #expect(crashed.err.contains("helper died") && crashed.err.contains("signal 11"), "\(crashed.err)")
+        let missing = try runCowfuzz(["replay", f, "--backend", "real"],
+                                     environment: ["COWFUZZ_REAL_EXEC": dir.appendingPathComponent("none").path])
+        #expect(missing.status == 2, "\(missing.err)")
+        #expect(missing.err.split(separator: "\n").count == 1, "\(missing.err)")
+    }
+
     @Test("a directory another user could write is never trusted for the helper")
     func untrustedDirectories() throws {
         let base = try temporaryDirectory().path

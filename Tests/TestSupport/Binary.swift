@@ -14,10 +14,14 @@ public func cowfuzzBinary() -> URL {
 }
 
 /// Runs the binary; returns exit status, stdout and stderr.
-public func runCowfuzz(_ args: [String], cwd: URL? = nil) throws -> (status: Int32, out: String, err: String) {
+/// `environment`: variables set on top of this process's environment.
+public func runCowfuzz(_ args: [String], cwd: URL? = nil, environment: [String: String] = [:]) throws -> (status: Int32, out: String, err: String) {
     let p = Process()
     p.executableURL = cowfuzzBinary()
     p.arguments = args
+    if !environment.isEmpty {
+        p.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     if let cwd { p.currentDirectoryURL = cwd }
     let o = Pipe(), e = Pipe()
     p.standardOutput = o
