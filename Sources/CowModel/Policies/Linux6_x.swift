@@ -9,8 +9,11 @@
 ///   pages too (zero page, page cache): the pin references a private copy.
 /// - 6.2, 1d8d14641fd9, refused FOLL_FORCE|FOLL_WRITE on a hugetlb mapping without
 ///   VM_WRITE; 6.14 lifted that again (Guillaume Morin, "mm/hugetlb: support
-///   FOLL_FORCE|FOLL_WRITE", for debuggers and uprobes on hugetlb): today's kernel
-///   performs the write, so this era does not refuse it (found by the real backend).
+///   FOLL_FORCE|FOLL_WRITE", v4 of Dec 2024, for debuggers and uprobes on hugetlb;
+///   it removes the is_vm_hugetlb_page() refusal from check_vma_flags()): today's
+///   kernel performs the write, so this era does not refuse it (found by the real
+///   backend, 6.18 here). Its mainline id is not in our sources: the library holds it
+///   only under linux-next ids (4e691fabdbc6, 04fc44077cea, …), so none is cited.
 /// - 6.2: KSM unmerge uses FAULT_FLAG_UNSHARE (the copy stays read-only).
 /// - 6.15, 1da190f4d0a6: a write or unshare fault on a non-exclusive sub-page of a
 ///   PTE-mapped large folio reuses it when only this mm maps the folio (MM-owner
