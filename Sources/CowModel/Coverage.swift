@@ -7,6 +7,7 @@ public enum CovPoint: UInt8, CaseIterable, Sendable {
     case wpReuse, wpCopy, wpReuseKsm, wpCopyKsm
     case unshareNoop, unshareReuse, unshareCopy, unshareNonAnon
     case forkShare, forkEagerCopy, forkClearExclusive, forkSwapDup, forkDontfork, forkWipe, forkZero, forkPagecache
+    case forkSkipsNoAnonVMA
     case zap, zapFree, zapSwap
     case gupFault, gupForcedCow, gupUnshare, gupGrabGet, gupGrabPin, gupFail
     case pokeInPlace, pokeFault, pokeRefused

@@ -30,6 +30,8 @@ extension Machine {
         let start = blockStart(p, r, i)
         let vmWrite = s.slots[si].vm.contains(.write)
         if !write {
+            // vmf_anon_prepare() runs before the huge zero page is chosen.
+            s.regions[si / s.pageCap].anonVMA = true
             for k in start..<(start + n) {
                 s.slots[k].state = .present
                 s.slots[k].frame = MachineState.zeroFrame
@@ -60,6 +62,7 @@ extension Machine {
         }
         s.frames[Int(h)].entireMapcount += 1
         s.frames[Int(h)].refcount += 1
+        if s.frames[Int(h)].kind == .anon { s.regions[start / s.pageCap].anonVMA = true }
     }
 
     mutating func setPMDWritable(_ si: Int) {

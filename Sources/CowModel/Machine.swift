@@ -288,8 +288,19 @@ public struct Machine<P: Policy>: Sendable {
             guard reg.exists else { continue }
             let pb = s.slotIndex(p, r, 0), cb = s.slotIndex(c, r, 0)
             var any = false
+            // vma_needs_copy(): a private VMA without an anon_vma (and not hugetlb) has
+            // nothing a fault could not fill again: the child gets the VMA, no entries.
+            let copiesEntries = reg.anonVMA || reg.huge == .hugetlb
             for k in 0..<Int(reg.pages) {
                 let ps = s.slots[pb + k]
+                if !copiesEntries {
+                    s.slots[cb + k] = Slot()
+                    guard ps.inVMA, !ps.vm.contains(.dontfork) else { continue }
+                    any = true
+                    s.slots[cb + k].vm = ps.vm
+                    if ps.state == .present { s.coverage.hit(.forkSkipsNoAnonVMA, 0) }
+                    continue
+                }
                 if ps.state == .present && ps.pmd && k % hugeNr != 0 && !ps.vm.contains(.dontfork) && !ps.vm.contains(.wipeonfork) {
                     // Mapped in the child together with its block's first slot.
                     any = true

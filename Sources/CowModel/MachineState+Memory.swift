@@ -86,6 +86,7 @@ extension MachineState {
         slots[si].pmd = false
         slots[si].exclusive = false
         guard frames[Int(f)].kind != .zero else { return }
+        if frames[Int(f)].kind == .anon { regions[si / pageCap].anonVMA = true }
         frames[Int(f)].mapcount += 1
         get(f)
     }

@@ -90,6 +90,12 @@ public struct Region: Hashable, Sendable {
     public var object: Int32 = -1
     /// Offset of slot 0 in the object, in pages; also the huge-page alignment base.
     public var pgoff: Int32 = 0
+    /// An anon_vma is attached: an anonymous page was mapped here once (anon_vma_prepare
+    /// in do_anonymous_page, wp_page_copy, do_huge_pmd_anonymous_page even for a read),
+    /// or the parent's was inherited at fork (anon_vma_fork). It stays after the pages go.
+    /// Without one fork copies no page table entries of a private, non-hugetlb VMA
+    /// (vma_needs_copy): the child faults them in again from the zero page or the file.
+    public var anonVMA = false
 }
 
 /// A GUP reference or pin held by a process (`pin … -> gN`).

@@ -87,6 +87,11 @@ public struct RealDivergence: Hashable, Sendable, CustomStringConvertible {
 ///   PAGE_IS_HUGE) only for THP pages, so a hugetlb page always reads "not PMD-mapped"
 ///   where the model maps it huge. PMD-mapped is compared only for pages kpageflags
 ///   does not report as hugetlb (KPF_HUGE).
+/// - **Fault-around**: a read fault on a file or shmem page also maps the neighbours
+///   that are already in the page cache (filemap_map_pages, fault_around_bytes), where
+///   the model faults one page at a time. A page-cache page (not anonymous in
+///   kpageflags) present on the real kernel where the model has no entry is not a
+///   difference; the model's page, when touched, is the same page-cache page.
 /// - **Huge zero page**: a read fault in a THP region maps the huge zero folio, whose
 ///   sub-pages have 512 different PFNs, where the model maps its one zero frame. Pages
 ///   on a zero frame (either side) take no part in sharing, and no AE is compared there.
@@ -130,6 +135,11 @@ public enum RealComparison {
         for (r, m) in pairs {
             let mEntry = m?.entry ?? "-"
             let mPresent = mEntry == "present", mSwapped = mEntry == "swap"
+            // Rule "fault-around".
+            if r.present, mEntry == "none" || mEntry == "-", f.kpageflags, !r.flags.contains(.anon),
+               !r.flags.contains(.zero) {
+                continue
+            }
             if r.present != mPresent || (!r.present && r.swapped != mSwapped) {
                 diff(r, "entry", r.present ? "present" : (r.swapped ? "swapped" : "none"), mPresent ? "present" : (mSwapped ? "swapped" : "none"))
                 continue

@@ -85,6 +85,19 @@ struct RealComparisonRuleTests {
         StepView(index: k, op: op, status: status, observed: observed, events: [], pages: pages)
     }
 
+    @Test("rule 'fault-around': a page-cache page the kernel mapped around a fault is no difference; an anonymous one is")
+    func faultAround() {
+        var none = model(0, 1, 0, frame: -1, kind: .pagecache)
+        none.entry = "-"
+        #expect(differences([real(0, 1, 0, frame: 7, ae: nil, flags: [])], [none]).isEmpty)
+        let anon = differences([real(0, 1, 0, frame: 7, ae: false, flags: [.anon])], [none])
+        #expect(anon.map(\.what) == ["entry"])
+        // The other way round (the model maps what the kernel does not) is always one.
+        #expect(differences([RealPageState(process: 0, region: 1, page: 0, present: false, swapped: false, frame: 0,
+                                           exclusivelyMapped: false, mapcount: 0, anonExclusive: nil, flags: [])],
+                            [model(0, 1, 0, frame: 3, kind: .pagecache)]).map(\.what) == ["entry"])
+    }
+
     @Test("rule 'PFN reuse': one frame at two times names no sharing; the comparison is per step")
     func pfnReuse() {
         let p = program("mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nmunmap p0 r0 from=0 count=1\nwrite p0 r0[1] 2")
