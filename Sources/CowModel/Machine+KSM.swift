@@ -5,7 +5,9 @@ extension Machine {
     /// FAULT_FLAG_UNSHARE (a private read-only exclusive copy).
     mutating func ksmAdvise(_ p: Int, _ r: Int, _ from: Int, _ count: Int, mergeable: Bool) -> OpStatus {
         let reg = s.regions[s.regionIndex(p, r)]
-        guard reg.backing == .anon, reg.huge != .hugetlb else { return .skipped(.notApplicable) }
+        // vma_ksm_compatible(): shared and hugetlb VMAs are left alone (the call succeeds);
+        // a private file mapping takes the flag, and its anonymous (COWed) pages merge.
+        guard reg.backing != .shared, reg.huge != .hugetlb else { return .executed }
         let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
             if mergeable {

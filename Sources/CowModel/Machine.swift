@@ -157,7 +157,8 @@ public struct Machine<P: Policy>: Sendable {
         guard let (from, count, reg) = locateRange(p, r, range, needMapped: false) else {
             return .skipped(rangeSkip(p, r, range))
         }
-        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
+        // hugetlb_vm_op_split(): a hugetlb VMA splits only on a huge-page boundary (EINVAL).
+        guard hugetlbAligned(reg, range) else { return .failed(.refusedByKernel) }
         splitPMDsCrossing(p, r, from, count)
         let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
@@ -185,7 +186,8 @@ public struct Machine<P: Policy>: Sendable {
         guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
             return .skipped(rangeSkip(p, r, range))
         }
-        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
+        // hugetlb_vm_op_split(): EINVAL off a huge-page boundary.
+        guard hugetlbAligned(reg, range) else { return .failed(.refusedByKernel) }
         splitPMDsCrossing(p, r, from, count)
         let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
@@ -214,12 +216,21 @@ public struct Machine<P: Policy>: Sendable {
     }
 
     mutating func mremap(_ p: Int, _ r: Int, _ to: Int, _ range: PageRange?) -> OpStatus {
-        guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
+        guard let (from, asked, reg) = locateRange(p, r, range, needMapped: true) else {
             return .skipped(rangeSkip(p, r, range))
         }
         let ti = s.regionIndex(p, to)
         guard to != r, !s.regions[ti].exists else { return .skipped(.regionExists) }
-        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
+        var count = asked
+        if reg.huge == .hugetlb {
+            // mremap() on hugetlb: the address must be huge-page aligned (EINVAL); the
+            // length is aligned up to whole huge pages, which must lie in the VMA (EFAULT).
+            guard from % hugeNr == 0 else { return .failed(.refusedByKernel) }
+            count = (asked + hugeNr - 1) / hugeNr * hugeNr
+            guard locateRange(p, r, PageRange(from: from, count: count), needMapped: true) != nil else {
+                return .failed(.refusedByKernel)
+            }
+        }
         // A PMD survives a move only when the moved range starts on a huge-page boundary.
         if from % hugeNr == 0 { splitPMDsCrossing(p, r, from, count) } else { splitAllPMDs(p, r, from, count) }
         var nreg = reg
@@ -241,7 +252,20 @@ public struct Machine<P: Policy>: Sendable {
         guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
             return .skipped(rangeSkip(p, r, range))
         }
-        guard hugetlbAligned(reg, range) else { return .skipped(.notApplicable) }
+        if !hugetlbAligned(reg, range) {
+            switch advice {
+            // ksm_madvise() leaves a hugetlb VMA alone: no flag changes, so no split.
+            case .mergeable, .unmergeable: return .executed
+            // MADV_DONTNEED on hugetlb: the start must be aligned (EINVAL), the end is
+            // aligned down to whole huge pages (madvise_dontneed_free_valid_vma).
+            case .dontneed:
+                guard from % hugeNr == 0 else { return .failed(.refusedByKernel) }
+                return hugetlbDontneed(p, r, from, count - count % hugeNr)
+            // A flag change splits the VMA: EINVAL off a huge-page boundary.
+            case .dontfork, .dofork: return .failed(.refusedByKernel)
+            default: return .skipped(.notApplicable)
+            }
+        }
         let base = s.slotIndex(p, r, 0)
         switch advice {
         case .dontneed:
