@@ -6,6 +6,36 @@ import TestSupport
 @Suite struct LargePageTests {
     static let thp = "@thp-order 2\nmmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\n"
 
+    /// What 6.18 answers to range ops off a hugetlb page boundary (measured by the real
+    /// backend; a huge page is 4 model pages): refused (EINVAL) where the VMA would have
+    /// to split, the length aligned up by mremap and down by MADV_DONTNEED, and KSM
+    /// advice accepted as a no-op. The same in every era.
+    @Test func hugetlbRangesOffAHugePageBoundary() {
+        let setup = "mmap p0 r0 pages=8 hugetlb\nwrite p0 r0[0] 1\nwrite p0 r0[4] 2\n"
+        func status(_ op: String) -> (OpStatus, Machine<Linux6_x>) {
+            let (m, st, _) = machine(Linux6_x.self, setup + op)
+            return (st[3], m)
+        }
+        for op in ["munmap p0 r0 from=0 count=2", "mprotect p0 r0 ro from=1 count=3",
+                   "madvise p0 r0 dontneed from=1 count=3", "madvise p0 r0 dontfork from=0 count=2",
+                   "mremap p0 r0 -> r1 from=2 count=2"] {
+            #expect(status(op).0 == .failed(.refusedByKernel), "\(op)")
+        }
+        let (moved, m1) = status("mremap p0 r0 -> r1 from=0 count=2")
+        #expect(moved == .executed)
+        #expect(m1.s.regions[m1.s.regionIndex(0, 1)].pages == 4, "the whole huge page moved")
+        let (dropped, m2) = status("madvise p0 r0 dontneed from=0 count=6")
+        #expect(dropped == .executed)
+        #expect(m2.entry(0, 0, 0).state == .none && m2.entry(0, 0, 5).state == .present, "end aligned down")
+        for op in ["madvise p0 r0 mergeable from=0 count=2", "madvise p0 r0 mergeable", "madvise p0 r0 unmergeable"] {
+            let (st, m) = status(op)
+            #expect(st == .executed, "\(op)")
+            #expect(!m.entry(0, 0, 0).vm.contains(.mergeable), "\(op): a hugetlb VMA takes no KSM flag")
+        }
+        let (_, st, _) = machine(Linux6_x.self, "mmap p0 r0 pages=2 shared\nmadvise p0 r0 mergeable\nmmap p0 r1 pages=2 file\nmadvise p0 r1 mergeable")
+        #expect(st[1] == .executed && st[3] == .executed)
+    }
+
     @Test func aWriteFaultAllocatesAPMDMappedTHP() {
         let m = machine(Linux6_x.self, Self.thp).0
         let head = m.frame(0, 0, 0)
