@@ -87,6 +87,11 @@ public struct RealDivergence: Hashable, Sendable, CustomStringConvertible {
 ///   PAGE_IS_HUGE) only for THP pages, so a hugetlb page always reads "not PMD-mapped"
 ///   where the model maps it huge. PMD-mapped is compared only for pages kpageflags
 ///   does not report as hugetlb (KPF_HUGE).
+/// - **Pages the model does not show**: the helper reports every page an op touched
+///   (up to 8 of a new mapping, all pages of a fork, a THP's populated neighbours),
+///   while the model's step views hold only the program's named pages
+///   (`Program.namedPages`). A page outside them is not compared: absent from the view
+///   means unknown, not "none".
 /// - **Huge zero page**: a read fault in a THP region maps the huge zero folio, whose
 ///   sub-pages have 512 different PFNs, where the model maps its one zero frame. Pages
 ///   on a zero frame (either side) take no part in sharing, and no AE is compared there.
@@ -94,6 +99,7 @@ public enum RealComparison {
     public static func compare(_ program: Program, real: RealRun, model: [StepView]) -> [RealDivergence] {
         var out: [RealDivergence] = []
         let f = real.features
+        let shown = Set(program.namedPages)
         for k in program.ops.indices where k < model.count && k < real.steps.count {
             let rs = real.steps[k], ms = model[k]
             if case .skipped(.realUnsupported) = rs.status { break }
@@ -110,7 +116,9 @@ public enum RealComparison {
                 out.append(RealDivergence(kind: .observation, op: k, page: nil, what: "value observed",
                                           real: String(rs.observed), model: String(ms.observed)))
             }
-            out += stateDifferences(at: k, real: rs.pages, model: ms.pages, features: f)
+            // Rule "pages the model does not show".
+            let pages = rs.pages.filter { shown.contains(PageKey($0.process, $0.region, $0.page)) }
+            out += stateDifferences(at: k, real: pages, model: ms.pages, features: f)
         }
         return out
     }
