@@ -240,7 +240,9 @@ public enum CowMatrix {
     }
 
     /// One cell on the model policies: the result per policy, in the order given, with
-    /// the verdicts and violations behind it.
+    /// the verdicts and violations behind it. The scenario's check reads the page state
+    /// of a run of the setup alone: the model is deterministic, so that is the cell's
+    /// state after the same op (the real kernel's check reads the cell's own run).
     public static func runModel(_ cell: Cell, checker: ProgramChecker) -> [(policy: String, result: Result, outcome: PolicyOutcome)] {
         let outcomes = checker.check(cell.program)
         return zip(checker.policies, outcomes).map { policy, o in
