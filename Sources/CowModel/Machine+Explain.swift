@@ -51,23 +51,32 @@ public struct PageKey: Hashable, Sendable {
 
 extension Program {
     /// The pages `explain` shows, in first-use order: every page an op names, the
-    /// first four of each mapping, and a fork child's copies of its parent's.
+    /// first four of each mapping (also of the region an `mremap` moves pages to), and a
+    /// fork child's copies of its parent's.
     public var namedPages: [PageKey] {
         var named: [PageKey] = []
         var seen = Set<PageKey>()
+        // Pages of each process's region as mapped by the text: what an mremap without a range moves.
+        var sizes: [Int: Int] = [:]
         func note(_ p: Int, _ r: Int, _ i: Int) {
             let k = PageKey(p, r, i)
             if seen.insert(k).inserted { named.append(k) }
         }
         for op in ops {
             switch op {
-            case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
-                let .pokemem(p, r, i, _), let .migrate(p, r, i), let .swapout(p, r, i), let .splitpmd(p, r, i), let .splitthp(p, r, i):
-                note(p, r, i)
+            case let .mremap(p, r, to, range):
+                let n = range?.count ?? sizes[p * Limits.names + r] ?? 0
+                sizes[p * Limits.names + to] = n
+                for i in 0..<min(n, 4) { note(p, to, i) }
             case let .mmap(p, r, pages, _, _):
+                sizes[p * Limits.names + r] = pages
                 for i in 0..<min(pages, 4) { note(p, r, i) }
             case let .fork(p, c):
                 for k in named where k.process == p { note(c, k.region, k.page) }
+                for (key, n) in sizes where key / Limits.names == p { sizes[c * Limits.names + key % Limits.names] = n }
+            case let .write(p, r, i, _), let .read(p, r, i), let .pin(p, r, i, _, _), let .vmsplice(p, r, i, _),
+                let .pokemem(p, r, i, _), let .migrate(p, r, i), let .swapout(p, r, i), let .splitpmd(p, r, i), let .splitthp(p, r, i):
+                note(p, r, i)
             case let .race(lanes, _):
                 for lane in lanes {
                     switch lane {

@@ -93,6 +93,11 @@ public struct RealDivergence: Hashable, Sendable, CustomStringConvertible {
 ///   the model faults one page at a time. A page-cache page (not anonymous in
 ///   kpageflags) present on the real kernel where the model has no entry is not a
 ///   difference; the model's page, when touched, is the same page-cache page.
+/// - **Pages the model does not show**: the helper reports every page an op touched
+///   (up to 8 of a new mapping, all pages of a fork, a THP's populated neighbours),
+///   while the model's step views hold only the program's named pages
+///   (`Program.namedPages`). A page outside them is not compared: absent from the view
+///   means unknown, not "none".
 /// - **Huge zero page**: a read fault in a THP region maps the huge zero folio, whose
 ///   sub-pages have 512 different PFNs, where the model maps its one zero frame. Pages
 ///   on a zero frame (either side) take no part in sharing, and no AE is compared there.
@@ -100,6 +105,7 @@ public enum RealComparison {
     public static func compare(_ program: Program, real: RealRun, model: [StepView]) -> [RealDivergence] {
         var out: [RealDivergence] = []
         let f = real.features
+        let shown = Set(program.namedPages)
         for k in program.ops.indices where k < model.count && k < real.steps.count {
             let rs = real.steps[k], ms = model[k]
             if case .skipped(.realUnsupported) = rs.status { break }
@@ -116,7 +122,9 @@ public enum RealComparison {
                 out.append(RealDivergence(kind: .observation, op: k, page: nil, what: "value observed",
                                           real: String(rs.observed), model: String(ms.observed)))
             }
-            out += stateDifferences(at: k, real: rs.pages, model: ms.pages, features: f)
+            // Rule "pages the model does not show".
+            let pages = rs.pages.filter { shown.contains(PageKey($0.process, $0.region, $0.page)) }
+            out += stateDifferences(at: k, real: pages, model: ms.pages, features: f)
         }
         return out
     }
@@ -134,8 +142,7 @@ public enum RealComparison {
             out.append(RealDivergence(kind: .state, op: k, page: "p\(r.process) r\(r.region)[\(r.page)]", what: what, real: a, model: b))
         }
         for (r, m) in pairs {
-            // The model keeps views only of the pages the program names by index (a
-            // range op's other pages are not tracked there): nothing to compare.
+            // Rule "pages the model does not show" (for callers that pass unfiltered pages).
             guard let m else { continue }
             let mEntry = m.entry
             let mPresent = mEntry == "present", mSwapped = mEntry == "swap"

@@ -28,6 +28,7 @@ let commands: [String: (ArraySlice<String>) throws -> Int32] = [
     "triage": runTriage,
     "explore": runExplore,
     "bench-explore": runBenchExplore,
+    "matrix": runMatrix,
 ]
 
 if command == "--version" {

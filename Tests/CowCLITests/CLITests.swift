@@ -236,7 +236,7 @@ import TestSupport
 /// command reference is the declarations' synopsis.
 @Suite struct HelpTests {
     static let commands = ["fuzz", "replay", "explain", "shrink", "compare", "enumerate", "export-c", "decode", "corpus",
-                           "bench", "triage", "policies"]
+                           "bench", "triage", "policies", "matrix"]
 
     @Test(arguments: commands)
     func everyCommandAnswersHelp(command: String) throws {
@@ -339,5 +339,68 @@ import TestSupport
                 if !kept { #expect(f["ops"] as? Int == own) }
             }
         }
+    }
+}
+
+/// `cowfuzz matrix` (issue 16 item 5) as a user meets it: the table, JSON, `--emit` files
+/// that replay to their cells, filters and usage errors.
+@Suite struct MatrixCLITests {
+    @Test func theTableHasARowPerCellAndAColumnPerPolicy() throws {
+        let r = try runCowfuzz(["matrix"])
+        #expect(r.status == 0 && r.err.isEmpty, "\(r.err)")
+        let lines = r.out.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        let header = try #require(lines.first)
+        #expect(header.split(separator: " ").map(String.init) == ["scenario", "case", "linux-4.8", "linux-5.7", "linux-5.8", "linux-5.9",
+                                                                 "linux-5.18", "linux-5.19", "linux-6.x"], "\(header)")
+        let rows = lines.dropFirst().prefix { !$0.isEmpty }
+        #expect(rows.count == 160)
+        #expect(r.out.contains("160 cell(s): 8 scenario(s) × 20 case(s)"))
+        // A scenario's name stands on its first row only.
+        #expect(rows.first?.hasPrefix("base ") == true && rows.filter { !$0.hasPrefix(" ") }.count == 8)
+        let cve = try #require(rows.first { $0.contains(" vmsplice-child-unmap ") })
+        #expect(cve.split(separator: " ").map(String.init) == ["vmsplice-child-unmap", "FAIL(isolation)", "FAIL(isolation)",
+                                                              "pass", "pass", "pass", "pass", "pass"], "\(cve)")
+    }
+
+    @Test func jsonAndFiltersSelectCells() throws {
+        let r = try runCowfuzz(["matrix", "--scenarios", "hugetlb,base", "--cases", "vmsplice-before-fork", "--policies", "linux-5.8,linux-6.x", "--json"])
+        #expect(r.status == 0, "\(r.err)")
+        let doc = try #require(try JSONSerialization.jsonObject(with: Data(r.out.utf8)) as? [String: Any])
+        #expect(doc["formatVersion"] as? Int == 1 && doc["backend"] as? String == "model")
+        let rows = try #require(doc["rows"] as? [[String: Any]])
+        #expect(rows.map { $0["scenario"] as? String } == ["base", "hugetlb"])
+        func cell(_ row: Int, _ p: String) -> [String: Any]? { (rows[row]["cells"] as? [String: Any])?[p] as? [String: Any] }
+        #expect(cell(0, "linux-5.8")?["result"] as? String == "fail" && cell(0, "linux-5.8")?["verdicts"] as? [String] == ["isolation"])
+        #expect(cell(0, "linux-6.x")?["result"] as? String == "pass" && cell(0, "real") == nil)
+        #expect(cell(1, "linux-6.x")?["text"] as? String == "FAIL(isolation)")
+        #expect((rows[0]["program"] as? String)?.hasPrefix("# cowfuzz 1\n") == true)
+    }
+
+    @Test func everyEmittedCellReplaysToItsCell() throws {
+        let dir = try temporaryDirectory().appendingPathComponent("cells")
+        let r = try runCowfuzz(["matrix", "--emit", dir.path])
+        #expect(r.status == 0, "\(r.err)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".cow") }
+        #expect(files.count == 160)
+        let cve = try String(contentsOf: dir.appendingPathComponent("base.vmsplice-child-unmap.cow"), encoding: .utf8)
+        #expect(cve.contains("@expect * clean\n@expect linux-4.8..linux-5.7 isolation\n"), "\(cve)")
+        #expect(cve.contains("vmsplice p1 r0[0] -> pipe0\nmunmap p1 r0\nwrite p0 r0[0] 2\nreadpipe pipe0\n"), "\(cve)")
+        // replay checks every @expect line: each file's verdicts are its cell's.
+        let replay = try runCowfuzz(["replay", dir.path])
+        #expect(replay.status == 0 && replay.out.contains("160 program(s), 0 with a failed expectation"), "\(replay.out)")
+    }
+
+    @Test(arguments: [
+        (["matrix", "--scenarios", "nonesuch"], "unknown scenario 'nonesuch'"),
+        (["matrix", "--cases", "fork-parent-writes,"], "without empty items"),
+        (["matrix", "--backend", "kernel"], "--backend expects model, real or both"),
+        (["matrix", "--real-tiers", "swap"], "--real-tiers needs --backend real or both"),
+        (["matrix", "--backend", "real", "--policies", "linux-6.x"], "--policies needs --backend model or both"),
+        (["matrix", "extra"], "unexpected argument 'extra'"),
+    ])
+    func badUsageIsOneLineWithStatus2(argv: [String], fragment: String) throws {
+        let r = try runCowfuzz(argv)
+        #expect(r.status == 2 && r.out.isEmpty, "\(argv): \(r.status) \(r.out)")
+        #expect(r.err.split(separator: "\n").count == 1 && r.err.contains(fragment), "\(argv): \(r.err)")
     }
 }

@@ -33,4 +33,23 @@ import TestSupport
             #expect(big.namedPages.count == 10)
         }
     }
+
+    @Test func theRegionAnMremapMovesPagesToIsShownAndForkedToo() {
+        // Found by `cowfuzz matrix --backend real`: the moved pages were missing from the
+        // views, and the real comparison took "not shown" for "not mapped".
+        let p = program("""
+        mmap p0 r0 pages=4 thp
+        write p0 r0[0] 1
+        mremap p0 r0 -> r1 from=2 count=2
+        mremap p0 r1 -> r2
+        fork p0 -> p1
+        """)
+        let named = p.namedPages
+        for k in [PageKey(0, 1, 0), PageKey(0, 1, 1), PageKey(0, 2, 0), PageKey(0, 2, 1), PageKey(1, 2, 1)] {
+            #expect(named.contains(k), "p\(k.process) r\(k.region)[\(k.page)]")
+        }
+        #expect(!named.contains(PageKey(0, 1, 2)) && !named.contains(PageKey(0, 2, 2)))
+        let last = PolicyRegistry.current.explain(p)[4].pages
+        #expect(last.filter { $0.region == 2 && $0.entry == "present" }.count == 4, "\(last)")
+    }
 }
