@@ -53,8 +53,17 @@ public final class RealExecutor: Sendable {
                     hangAtOp: Int? = nil) throws(RealBackendError) -> RealRun {
         let ms = Int(timeout.components.seconds * 1000 + timeout.components.attoseconds / 1_000_000_000_000_000)
         if let why = RealExecutor.overLimit(program) { throw .inputTooLarge(why) }
-        if !tiers.isEmpty { RealKnobs.recordOnce() }
-        return try child.withLock { c throws(RealBackendError) in
+        guard !tiers.isEmpty else { return try runLocked(program, tiers: tiers, ms: ms, hangAtOp: hangAtOp) }
+        // Tier ops change machine-wide knobs: one process at a time, originals recorded
+        // and restored under the machine-wide lock.
+        return try RealKnobs.withMachineLock { () throws(RealBackendError) -> RealRun in
+            RealKnobs.recordOnce()
+            return try runLocked(program, tiers: tiers, ms: ms, hangAtOp: hangAtOp)
+        }
+    }
+
+    private func runLocked(_ program: Program, tiers: RealTiers, ms: Int, hangAtOp: Int?) throws(RealBackendError) -> RealRun {
+        try child.withLock { c throws(RealBackendError) in
             try ensureStarted(&c)
             let text = program.realProtocolText(tiers: tiers, timeoutMs: max(ms, 1), hangOp: hangAtOp ?? -1)
             let deadline = Date().addingTimeInterval(Double(ms) / 1000 + 5)

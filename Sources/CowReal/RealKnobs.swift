@@ -49,6 +49,24 @@ public enum RealKnobs {
         }
     }
 
+    /// Runs `body` holding the machine-wide knob lock: an exclusive `flock` on the KSM
+    /// switch itself (`/sys/kernel/mm/ksm/run`, else `nr_hugepages`), root-owned and the
+    /// same file for every process, so nothing has to be created in a shared directory.
+    /// Every run with tiers holds it from before the originals are recorded until the
+    /// knobs are restored: another cowfuzz process (a second suite, a nightly beside a
+    /// replay) then never sees driven values and takes them for the originals. Each call
+    /// opens its own descriptor, so threads of one process exclude each other too.
+    /// Without any of the files (not Linux, no KSM, no hugetlb) `body` runs unlocked.
+    public static func withMachineLock<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        var fd: Int32 = -1
+        for p in paths where fd < 0 { fd = open(p, O_RDONLY | O_CLOEXEC) }
+        guard fd >= 0 else { return try body() }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
     /// Writes the recorded originals back (nothing when none were recorded).
     public static func restore() { cf_knobs_restore(0) }
 

@@ -304,6 +304,38 @@ struct RealGuardTests {
 @Suite("real backend: restored knobs and honest partial runs", .serialized)
 struct RealHonestyTests {
     #if os(Linux)
+    @Test("another process driving KSM is waited for: a run with tiers never records driven knobs as the originals",
+          .enabled(if: RealHere.available, RealHere.why))
+    func anotherProcessDrivingKSMIsWaitedFor() throws {
+        kernelKnobLock.lock()
+        defer { kernelKnobLock.unlock() }
+        guard (try? RealBackend.shared.features())?.ksm == true else { return }
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("ksm.cow")
+        try "# cowfuzz 1\nmmap p0 r0 pages=2\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nksm\nread p0 r0[0]\n"
+            .write(to: f, atomically: true, encoding: .utf8)
+        let before = RealKnobs.current()
+        let proc = Process()
+        var finishedWhileHeld = false
+        // This process plays one driving KSM (it holds the machine lock) while a second
+        // cowfuzz starts a KSM run (alone it takes about 0.1 s): that one must wait, not
+        // record and restore whatever the first had set.
+        try RealKnobs.withMachineLock { () throws -> Void in
+            proc.executableURL = cowfuzzBinary()
+            proc.arguments = ["replay", f.path, "--backend", "real", "--real-tiers", "ksm"]
+            proc.standardOutput = FileHandle.nullDevice
+            proc.standardError = FileHandle.nullDevice
+            try proc.run()
+            usleep(1_500_000)
+            finishedWhileHeld = !proc.isRunning
+        }
+        proc.waitUntilExit()
+        #expect(!finishedWhileHeld, "the second process ran its KSM op while another held the knobs")
+        #expect(proc.terminationStatus == 0)
+        #expect(RealKnobs.current() == before, "every knob as before")
+    }
+
     @Test("a helper killed mid KSM pass leaves no knob changed: this process restores the originals",
           .enabled(if: RealHere.available, RealHere.why))
     func killedHelperRestoresKnobs() throws {
