@@ -60,6 +60,8 @@ extension Machine {
             return
         }
         if lane.faults == 1 { s.cover(.pokeFault, sl.state == .present ? sl.frame : 0) }
+        // The fault is a write fault when FOLL_WRITE is set now, even if it is dropped after it.
+        let writeFaulted = lane.follWrite
         var dropped = false
         if lane.follWrite {
             writeFault(si, p: p, r: r, i: i, reg: reg, unshare: false)
@@ -84,7 +86,7 @@ extension Machine {
         }
         lane.faultState = s.slots[si].state
         lane.faultFrame = s.slots[si].frame
-        lane.note = .pokeFault(write: !dropped && lane.follWrite, dropped: dropped, follCow: lane.follCow)
+        lane.note = .pokeFault(write: writeFaulted, dropped: dropped, follCow: lane.follCow)
     }
 
     /// `follow_page_pte` for a FOLL_FORCE write, by era (`can_follow_write_pte`).

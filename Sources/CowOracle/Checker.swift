@@ -111,6 +111,26 @@ public enum Checker {
         return Reference.judge(candidates: table.ordinals(withValue: UInt8(o)), a)
     }
 
+    /// Who made the store an isolation finding observed, and where: "p0's own store of
+    /// op #2 (pokemem p0 r0[0] 7), into another page, …" — the observer may be the writer
+    /// itself (Dirty COW writes the page cache or the zero page through one's own
+    /// mapping). Nil when the store is unknown (the value path: KSM, the real kernel).
+    static func storeText(_ program: Program, _ id: Int32, observer: Int?) -> String? {
+        guard let j = StoreID.op(of: id), j < program.ops.count else { return nil }
+        var op = program.ops[j]
+        if let l = StoreID.lane(of: id), case let .race(lanes, _) = op, l < lanes.count { op = lanes[l] }
+        let who: String
+        if case let .writepin(g, _) = op {
+            who = "a device write through g\(g)"
+        } else if let p = op.process {
+            who = p == observer ? "p\(p)'s own store" : "p\(p)'s store"
+        } else {
+            who = "the store"
+        }
+        let into = op.process != nil && op.process == observer ? ", made into another page," : ""
+        return "\(who) of op #\(j) (\(op.text))\(into) that reached it through a private path"
+    }
+
     /// The reference kind of an observing op (for a finding no decision explains).
     static func observer(_ op: Op) -> RefKind {
         switch op {
@@ -131,7 +151,9 @@ public enum Checker {
                 let what: String
                 switch verdict {
                 case .coherence: what = "a stale store of the owner's own history"
-                case .isolation: what = "a store by another process (or into another page) that reached it through a private path"
+                case .isolation:
+                    what = storeText(program, i < trace.stores.count ? trace.stores[i] : StoreID.none, observer: program.ops[i].process)
+                        ?? "a store by another process (or into another page) that reached it through a private path"
                 default: what = "a value no store of the program wrote there"
                 }
                 let values = table.values(of: a.accepted).values

@@ -222,7 +222,9 @@ func cellText(_ v: PageView?) -> String {
     case "migration": return "migration f\(v.frame)"
     default: break
     }
-    if v.kind == .zero { return "Z ro v0" }
+    // The shared zero page holds 0 unless a bug (Dirty COW on a private anonymous
+    // mapping) stored into it: show what it holds, loudly.
+    if v.kind == .zero { return v.content == 0 ? "Z ro v0" : "Z ro v\(v.content) (the zero page was written!)" }
     var s = "f\(v.frame)"
     switch v.kind {
     case .pagecache: s += " pc"

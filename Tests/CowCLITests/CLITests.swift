@@ -11,6 +11,31 @@ import TestSupport
         #expect(r.out.contains("0 with a failed expectation"))
     }
 
+    /// Explain tells Dirty COW on the zero page as it happened (issue 14 item 8): the
+    /// first FOLL_FORCE fault is a write fault, the zero page shows the value stored into
+    /// it, and the finding names the observer's own store rather than "another process".
+    @Test func explainTellsDirtyCowOnTheZeroPageAsItHappened() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let f = dir.appendingPathComponent("dirty-cow-zero.cow")
+        try """
+        # cowfuzz 1
+        mmap p0 r0 pages=1
+        mprotect p0 r0 ro
+        race p0: pokemem r0[0] 7 | p0: madvise r0 dontneed schedule=0,1
+        mmap p0 r1 pages=1
+        read p0 r1[0]
+
+        """.write(to: f, atomically: true, encoding: .utf8)
+        let r = try runCowfuzz(["explain", "--policies", "linux-4.8", f.path])
+        #expect(r.out.contains("follow found no usable entry → write fault; FOLL_WRITE dropped"), "\(r.out)")
+        #expect(r.out.contains("Z ro v7 (the zero page was written!)"), "\(r.out)")
+        #expect(r.out.contains("p0's own store of op #2 (pokemem p0 r0[0] 7), made into another page"), "\(r.out)")
+        let cve = try runCowfuzz(["explain", "--policies", "linux-5.7",
+                                  packageRoot.appendingPathComponent("corpus/cve-2020-29374-vmsplice-unmap-child.cow").path])
+        #expect(cve.out.contains("p0's store of op #5 (write p0 r0[0] 2) that reached it"), "\(cve.out)")
+    }
+
     @Test func aParseErrorIsOneLineNamingFileLineAndColumnWithStatus2() throws {
         let dir = try temporaryDirectory()
         let f = dir.appendingPathComponent("bad.cow")
