@@ -374,19 +374,25 @@ static uint64_t cf_do_mmap(size_t len, int backing, int huge, int *err)
 		if (p == MAP_FAILED) { *err = errno; return 0; }
 		return (uintptr_t)p;
 	}
+	/* Every region lies between PROT_NONE guard pages, so its VMA never merges with
+	 * another region's: the model's regions are separate VMAs (each with its own
+	 * anon_vma, which decides whether fork copies its page tables). */
 	if (huge == CF_HUGE_THP) {
-		char *res = mmap(NULL, len + CF_PMD, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		size_t span = len + 2 * CF_PMD;
+		char *res = mmap(NULL, span, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (res == MAP_FAILED) { *err = errno; return 0; }
-		char *a = (char *)(((uintptr_t)res + CF_PMD - 1) & ~(CF_PMD - 1));
+		char *a = (char *)(((uintptr_t)res + CF_PAGE + CF_PMD - 1) & ~(CF_PMD - 1));
 		p = mmap(a, len, prot, flags | MAP_FIXED, fd, 0);
-		if (p == MAP_FAILED) { *err = errno; munmap(res, len + CF_PMD); return 0; }
-		if (a > res) munmap(res, a - res);
-		if (a + len < res + len + CF_PMD) munmap(a + len, res + len + CF_PMD - (a + len));
+		if (p == MAP_FAILED) { *err = errno; munmap(res, span); return 0; }
+		if (a - CF_PAGE > res) munmap(res, a - CF_PAGE - res);
+		if (a + len + CF_PAGE < res + span) munmap(a + len + CF_PAGE, res + span - (a + len + CF_PAGE));
 		madvise(p, len, MADV_HUGEPAGE);
 		return (uintptr_t)p;
 	}
-	p = mmap(NULL, len, prot, flags, fd, 0);
-	if (p == MAP_FAILED) { *err = errno; return 0; }
+	char *res = mmap(NULL, len + 2 * CF_PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (res == MAP_FAILED) { *err = errno; return 0; }
+	p = mmap(res + CF_PAGE, len, prot, flags | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED) { *err = errno; munmap(res, len + 2 * CF_PAGE); return 0; }
 	madvise(p, len, MADV_NOHUGEPAGE);
 	return (uintptr_t)p;
 }
@@ -1222,6 +1228,11 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			cf_set(res, 'S', CF_R_NOTAPPLICABLE, NULL);
 			return;
 		}
+		/* As the model: shmem pages going to swap are not modelled. */
+		if (adv == CF_ADV_PAGEOUT && g->backing == CF_BACK_SHARED) {
+			cf_set(res, 'S', CF_R_NOTAPPLICABLE, "pageout of shmem is not modelled");
+			return;
+		}
 		/* Without swap MADV_PAGEOUT keeps anonymous pages resident where the model
 		 * swaps them out: gated on swap exactly as swapout is. */
 		if (adv == CF_ADV_PAGEOUT && !cf_tier_enabled(R, CF_TIER_SWAP)) {
@@ -1431,6 +1442,17 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		return;
 	case CF_OP_SWAPOUT: {
 		if ((why = cf_locate(R, p, r, page))) { cf_set(res, 'S', why, NULL); return; }
+		/* As the model: swapout reclaims a present, anonymous, non-KSM page of a private
+		 * anonymous mapping, and does not apply to anything else. */
+		struct cf_reg *sg = &R->procs[p].reg[r];
+		struct cf_pstate pre;
+		cf_observe_page(R, p, r, page, &pre);
+		if (sg->backing != CF_BACK_ANON || sg->huge == CF_HUGE_HUGETLB ||
+		    (!(pre.flags & CF_PF_FLAGS_UNKNOWN) &&
+		     (!pre.present || !(pre.flags & CF_PF_ANON) || (pre.flags & (CF_PF_KSM | CF_PF_ZERO))))) {
+			cf_set(res, 'S', CF_R_NOTAPPLICABLE, "not a present anonymous page");
+			return;
+		}
 		if (!cf_tier_enabled(R, CF_TIER_SWAP)) {
 			R->partial = 1;
 			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "swap needs the opt-in tier (--real-tiers swap)");
@@ -1448,8 +1470,13 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if (cf_do(R, res, p, &c, &rep)) return;
 		if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "MADV_PAGEOUT: %s", strerror(rep.err)); return; }
 		cf_touch_everywhere(R, res, r, page);
-		if (res->ntouch && res->touch[0].p == p && !res->touch[0].swapped)
-			snprintf(res->detail, sizeof res->detail, "MADV_PAGEOUT left the page in memory (shared or pinned)");
+		if (res->ntouch && res->touch[0].p == p && res->touch[0].present) {
+			/* The model's swapout is reclaim, which unmaps a shared page everywhere;
+			 * MADV_PAGEOUT skips pages another process maps, or pinned ones. */
+			R->partial = 1;
+			cf_set(res, 'S', CF_R_REALUNSUPPORTED,
+			       "MADV_PAGEOUT left the page in memory (shared or pinned): nothing reclaims one page on demand");
+		}
 		return;
 	}
 	case CF_OP_SPLITPMD:
@@ -1457,6 +1484,17 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if ((why = cf_locate(R, p, r, page))) { cf_set(res, 'S', why, NULL); return; }
 		struct cf_reg *g = &R->procs[p].reg[r];
 		if (g->huge != CF_HUGE_THP) { cf_set(res, 'S', CF_R_NOTAPPLICABLE, "not a THP region"); return; }
+		{
+			/* As the model: splitthp applies to a page of a large folio only, splitpmd
+			 * to a PMD-mapped page only. */
+			struct cf_pstate pre;
+			cf_observe_page(R, p, r, page, &pre);
+			unsigned need = op->kind == CF_OP_SPLITTHP ? CF_PF_THP : CF_PF_PMD;
+			if (!(pre.flags & CF_PF_FLAGS_UNKNOWN) && (!pre.present || !(pre.flags & need))) {
+				cf_set(res, 'S', CF_R_NOTAPPLICABLE, op->kind == CF_OP_SPLITTHP ? "not a page of a large folio" : "not PMD-mapped");
+				return;
+			}
+		}
 		c.addr = cf_va(g, page);
 		if (op->kind == CF_OP_SPLITPMD) {
 			c.op = K_SPLITPMD;

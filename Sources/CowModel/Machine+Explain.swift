@@ -21,6 +21,8 @@ public struct PageView: Hashable, Sendable {
     public var ksm: Bool
     public var swapcache: Bool
     public var kind: FrameKind
+    /// In the LRU-add batch (an extra reference until it is drained).
+    public var lruPending = false
 }
 
 /// The state after one op.
@@ -195,6 +197,7 @@ extension Machine {
                         v.ksm = h.ksm
                         v.swapcache = h.swapcache
                         v.kind = s.frames[Int(f)].kind
+                        v.lruPending = h.lruPending
                     }
                     out.append(v)
                 }

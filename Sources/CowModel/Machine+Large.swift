@@ -12,7 +12,9 @@ extension Machine {
     /// MADV_HUGEPAGE (or `thp`), whose aligned block lies inside the region, is mapped
     /// with the same flags and has no entry yet.
     func thpEligible(_ si: Int, _ reg: Region) -> Bool {
-        guard reg.backing == .anon, reg.huge != .hugetlb, s.slots[si].vm.contains(.hugepage),
+        // Only a `thp` region can hold a huge page: the real backend maps other regions
+        // with base pages at no huge-page alignment, so `madvise hugepage` there gets none.
+        guard reg.backing == .anon, reg.huge == .thp, s.slots[si].vm.contains(.hugepage),
               !s.slots[si].vm.contains(.nohugepage) else { return false }
         let n = hugeNr
         let i = (si % s.pageCap)
@@ -325,6 +327,15 @@ extension Machine {
 
     mutating func collapseBlock(_ start: Int, p: Int, r: Int, i: Int) -> Bool {
         let n = hugeNr
+        // vma_thp_disabled(): MADV_COLLAPSE ignores the sysfs setting but not
+        // VM_NOHUGEPAGE, which a plain anonymous region has here (the real backend sets
+        // it on every region that is not `thp`); `madvise hugepage` lifts it.
+        let vm = s.slots[start].vm
+        let reg = s.regions[start / s.pageCap]
+        guard reg.huge == .thp, vm.contains(.hugepage), !vm.contains(.nohugepage) else {
+            s.coverage.hit(.collapseRefused, 0)
+            return false
+        }
         if s.slots[start].state == .present && s.slots[start].pmd && s.slots[start].frame != MachineState.zeroFrame {
             return true
         }

@@ -11,14 +11,24 @@ extension Machine {
     }
 
     /// `madvise pageout`: reclaim the range's pages that only this process maps.
+    /// hugetlb is refused (can_madv_lru_vma: EINVAL); shmem going to swap is not
+    /// modelled (skipped, by the real backend too). In a private file mapping a page-cache
+    /// page only this process maps, with no other reference, is unmapped and dropped
+    /// from the mapping (clean: the file still has it).
     mutating func pageout(_ p: Int, _ r: Int, _ from: Int, _ count: Int) -> OpStatus {
         let reg = s.regions[s.regionIndex(p, r)]
-        guard reg.backing == .anon, reg.huge != .hugetlb else { return .skipped(.notApplicable) }
+        guard reg.huge != .hugetlb else { return .failed(.refusedByKernel) }
+        guard reg.backing != .shared else { return .skipped(.notApplicable) }
         let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
             let sl = s.slots[base + k]
             guard sl.state == .present else { continue }
             let f = sl.frame
+            if s.frames[Int(f)].kind == .pagecache {
+                // The page cache's own reference is the one beyond the mappings.
+                if !s.mappedByOtherMM(f, besides: p) && s.extraRefs(f) == 1 { s.zap(base + k) }
+                continue
+            }
             guard s.frames[Int(f)].kind == .anon, !s.folio(f).ksm, !s.mappedByOtherMM(f, besides: p) else { continue }
             _ = reclaim(f, p: p, r: r, i: k)
         }
@@ -107,6 +117,11 @@ extension Machine {
             s.frames[Int(h)].swapSlot = Int32(slot)
             s.frames[Int(h)].refcount = 1
             s.swapFrame[slot] = h
+            // The folio read from swap joins the LRU-add batch (folio_add_lru in
+            // __read_swap_cache_async), with its extra reference: a write-in right after
+            // then keeps the swap cache on 5.19+, as 6.18 does (should_try_to_free_swap
+            // wants refcount == 1 + nr_pages).
+            s.addToLRU(h)
         }
         s.swapCount[slot] -= 1
         s.slots[si].exclusive = false

@@ -186,10 +186,15 @@ public struct Machine<P: Policy>: Sendable {
         guard let (from, count, reg) = locateRange(p, r, range, needMapped: true) else {
             return .skipped(rangeSkip(p, r, range))
         }
+        let base = s.slotIndex(p, r, 0)
+        // mprotect_fixup(): flags that do not change change nothing (no VMA split, no
+        // PMD split, no upgrade).
+        guard (from..<(from + count)).contains(where: { s.slots[base + $0].vm.contains(.write) != writable }) else {
+            return .executed
+        }
         // hugetlb_vm_op_split(): EINVAL off a huge-page boundary.
         guard hugetlbAligned(reg, range) else { return .failed(.refusedByKernel) }
         splitPMDsCrossing(p, r, from, count)
-        let base = s.slotIndex(p, r, 0)
         for k in from..<(from + count) {
             let si = base + k
             if writable {
@@ -261,8 +266,13 @@ public struct Machine<P: Policy>: Sendable {
             case .dontneed:
                 guard from % hugeNr == 0 else { return .failed(.refusedByKernel) }
                 return hugetlbDontneed(p, r, from, count - count % hugeNr)
-            // A flag change splits the VMA: EINVAL off a huge-page boundary.
-            case .dontfork, .dofork: return .failed(.refusedByKernel)
+            // A flag change splits the VMA: EINVAL off a huge-page boundary; no change, no split.
+            case .dontfork, .dofork:
+                let base = s.slotIndex(p, r, 0)
+                let changes = (from..<(from + count)).contains { s.slots[base + $0].vm.contains(.dontfork) != (advice == .dontfork) }
+                return changes ? .failed(.refusedByKernel) : .executed
+            // can_madv_lru_vma() and MADV_COLLAPSE refuse hugetlb whatever the range.
+            case .pageout, .collapse: return .failed(.refusedByKernel)
             default: return .skipped(.notApplicable)
             }
         }
@@ -273,6 +283,10 @@ public struct Machine<P: Policy>: Sendable {
             splitPMDsCrossing(p, r, from, count)
             for k in from..<(from + count) { s.zap(base + k) }
         case .dontfork, .dofork:
+            // madvise_update_vma(): unchanged flags split nothing.
+            guard (from..<(from + count)).contains(where: { s.slots[base + $0].vm.contains(.dontfork) != (advice == .dontfork) }) else {
+                break
+            }
             splitPMDsCrossing(p, r, from, count)
             for k in from..<(from + count) {
                 if advice == .dontfork { s.slots[base + k].vm.insert(.dontfork) } else { s.slots[base + k].vm.remove(.dontfork) }

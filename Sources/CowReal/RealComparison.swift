@@ -98,6 +98,12 @@ public struct RealDivergence: Hashable, Sendable, CustomStringConvertible {
 ///   while the model's step views hold only the program's named pages
 ///   (`Program.namedPages`). A page outside them is not compared: absent from the view
 ///   means unknown, not "none".
+/// - **LRU-add batch**: a folio just read from swap waits in the per-CPU LRU-add batch
+///   with an extra reference, which keeps a write-in from freeing its swap cache
+///   (should_try_to_free_swap wants refcount == 1 + nr_pages). Whether the batch was
+///   drained in between depends on other tasks on that CPU, so 6.18 here answers
+///   either way from run to run. The swap-cache flag is not compared while the model
+///   holds the folio in the batch.
 /// - **Huge zero page**: a read fault in a THP region maps the huge zero folio, whose
 ///   sub-pages have 512 different PFNs, where the model maps its one zero frame. Pages
 ///   on a zero frame (either side) take no part in sharing, and no AE is compared there.
@@ -162,7 +168,8 @@ public enum RealComparison {
                 let hugetlb = r.flags.contains(.hugetlb)
                 if !hugetlb, r.flags.contains(.pmd) != m.pmd { diff(r, "PMD-mapped", yes(r.flags.contains(.pmd)), yes(m.pmd)) }
                 if r.flags.contains(.ksm) != m.ksm { diff(r, "KSM", yes(r.flags.contains(.ksm)), yes(m.ksm)) }
-                if r.flags.contains(.swapcache) != m.swapcache {
+                // Rule "LRU-add batch": while the model holds the folio in the batch.
+                if r.flags.contains(.swapcache) != m.swapcache && !m.lruPending {
                     diff(r, "swap cache", yes(r.flags.contains(.swapcache)), yes(m.swapcache))
                 }
             }

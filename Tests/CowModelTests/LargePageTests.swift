@@ -36,6 +36,22 @@ import TestSupport
         #expect(st[1] == .executed && st[3] == .executed)
     }
 
+    /// More answers of 6.18 found by the real backend's strict comparison: flags that do
+    /// not change split nothing (mprotect_fixup, madvise_update_vma), MADV_COLLAPSE honours
+    /// VM_NOHUGEPAGE, and MADV_PAGEOUT refuses hugetlb and drops unshared page-cache pages.
+    @Test func noOpFlagChangesSplitNothingAndCollapseAndPageoutAnswerAs618() {
+        let (m, st, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nread p0 r0[0]\nmprotect p0 r0 rw from=0 count=1\nmadvise p0 r0 dofork from=1 count=1")
+        #expect(st[2] == .executed && st[3] == .executed)
+        #expect(m.entry(0, 0, 0).pmd && m.entry(0, 0, 1).pmd, "the PMD stays")
+        let (_, hst, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 hugetlb\nmprotect p0 r0 rw from=0 count=1\nmprotect p0 r0 ro from=0 count=1")
+        #expect(hst[1] == .executed && hst[2] == .failed(.refusedByKernel))
+        let (_, cst, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nsplitthp p0 r0[0]\nmadvise p0 r0 nohugepage\nmadvise p0 r0 collapse\nmadvise p0 r0 hugepage\nmadvise p0 r0 collapse")
+        #expect(cst[4] == .failed(.refusedByKernel) && cst[6] == .executed, "VM_NOHUGEPAGE, then lifted")
+        let (pm, pst, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 hugetlb\nmadvise p0 r0 pageout\nmmap p0 r1 pages=2 file\nread p0 r1[0]\nmadvise p0 r1 pageout")
+        #expect(pst[1] == .failed(.refusedByKernel) && pst[4] == .executed)
+        #expect(pm.entry(0, 1, 0).state == .none, "an unshared page-cache page is dropped")
+    }
+
     @Test func aWriteFaultAllocatesAPMDMappedTHP() {
         let m = machine(Linux6_x.self, Self.thp).0
         let head = m.frame(0, 0, 0)

@@ -56,6 +56,16 @@ extension Machine {
         #expect(obs[3] == 0)
     }
 
+    /// A folio read from swap waits in the LRU-add batch with an extra reference, so a
+    /// write-in right after keeps its swap cache on 5.19+; after a drain it is freed.
+    @Test func aFolioReadFromSwapJoinsTheLRUBatch() {
+        let text = "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nswapout p0 r0[0]\nwrite p0 r0[0] 2"
+        let (m, st, _) = machine(Linux6_x.self, text)
+        #expect(st.allSatisfy { $0.executed })
+        #expect(m.frame(0, 0, 0).lruPending && m.frame(0, 0, 0).swapcache)
+        #expect(m.entry(0, 0, 0).writable && m.frame(0, 0, 0).exclusive)
+    }
+
     @Test func forkSharesReadOnlyAndClearsExclusiveFrom519() {
         let text = "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nfork p0 -> p1"
         let (m, _, _) = machine(Linux6_x.self, text)
