@@ -234,6 +234,7 @@ extension Machine {
     }
 
     /// hugetlb range ops must cover whole huge pages (EINVAL otherwise).
+    /// (`HugetlbRange` says how far the ops that align a length reach.)
     func hugetlbAligned(_ reg: Region, _ range: PageRange?) -> Bool {
         guard reg.huge == .hugetlb, let rg = range else { return true }
         return rg.from % hugeNr == 0 && rg.count % hugeNr == 0
@@ -374,5 +375,20 @@ extension Machine {
     mutating func setPMDReadOnly(_ si: Int) {
         let start = si - (si % s.pageCap) % hugeNr
         for k in start..<(start + hugeNr) { s.slots[k].writable = false }
+    }
+}
+
+/// How far a hugetlb range op reaches when the kernel aligns its length (the
+/// `Reference` applies the same ranges, so it agrees with the machine on which pages moved
+/// or were dropped).
+public enum HugetlbRange {
+    /// mremap(): the length is aligned up to whole huge pages (`hugeNr` pages each).
+    @inline(__always) public static func mremapCount(_ count: Int, hugeNr: Int) -> Int {
+        (count + hugeNr - 1) / hugeNr * hugeNr
+    }
+
+    /// MADV_DONTNEED: the end is aligned down (madvise_dontneed_free_valid_vma).
+    @inline(__always) public static func dontneedCount(_ count: Int, hugeNr: Int) -> Int {
+        count - count % hugeNr
     }
 }

@@ -231,7 +231,7 @@ public struct Machine<P: Policy>: Sendable {
             // mremap() on hugetlb: the address must be huge-page aligned (EINVAL); the
             // length is aligned up to whole huge pages, which must lie in the VMA (EFAULT).
             guard from % hugeNr == 0 else { return .failed(.refusedByKernel) }
-            count = (asked + hugeNr - 1) / hugeNr * hugeNr
+            count = HugetlbRange.mremapCount(asked, hugeNr: hugeNr)
             guard locateRange(p, r, PageRange(from: from, count: count), needMapped: true) != nil else {
                 return .failed(.refusedByKernel)
             }
@@ -265,7 +265,7 @@ public struct Machine<P: Policy>: Sendable {
             // aligned down to whole huge pages (madvise_dontneed_free_valid_vma).
             case .dontneed:
                 guard from % hugeNr == 0 else { return .failed(.refusedByKernel) }
-                return hugetlbDontneed(p, r, from, count - count % hugeNr)
+                return hugetlbDontneed(p, r, from, HugetlbRange.dontneedCount(count, hugeNr: hugeNr))
             // A flag change splits the VMA: EINVAL off a huge-page boundary; no change, no split.
             case .dontfork, .dofork:
                 let base = s.slotIndex(p, r, 0)

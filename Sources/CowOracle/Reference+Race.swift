@@ -231,7 +231,7 @@ extension Reference {
         }
         for k in regions.indices {
             let a = regions[k], b = o.regions[k]
-            if a.exists != b.exists || a.pages != b.pages || a.backing != b.backing || a.objectBase != b.objectBase || a.pgoff != b.pgoff {
+            if a.exists != b.exists || a.pages != b.pages || a.backing != b.backing || a.objectBase != b.objectBase || a.pgoff != b.pgoff || a.hugetlb != b.hugetlb {
                 return false
             }
         }

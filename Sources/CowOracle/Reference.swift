@@ -153,6 +153,8 @@ public struct Reference {
         /// First cell of the shmem object, for shared regions.
         var objectBase: Int32 = -1
         var pgoff = 0
+        /// A hugetlb mapping: mremap and MADV_DONTNEED align their length (`HugetlbRange`).
+        var hugetlb = false
     }
 
     var cells: [Cell] = []
@@ -166,6 +168,8 @@ public struct Reference {
     var ordinal: UInt8 = 0
     var opIndex = 0
     var procCap = 1, regionCap = 1, pageCap = 1
+    /// Pages of a huge page (the program's THP order).
+    var hugeNr = 1 << Program.defaultThpOrder
     /// After a race: the other serializations' states ("worlds"; see Reference+Race.swift).
     var alternatives: [Reference] = []
     /// A race has run: ops are applied to a world only where their names exist.
@@ -183,6 +187,7 @@ public struct Reference {
         procCap = shape.processes
         regionCap = shape.regions
         pageCap = shape.pages
+        hugeNr = 1 << program.effectiveThpOrder
         cells.removeAll(keepingCapacity: true)
         locs = Array(repeating: Loc(), count: procCap * regionCap * pageCap)
         regions = Array(repeating: RegionInfo(), count: procCap * regionCap)
@@ -224,8 +229,8 @@ public struct Reference {
     /// (`step` applies an op to every world and handles races.)
     mutating func applyOne(_ op: Op) -> Acceptance? {
         switch op {
-        case let .mmap(p, r, pages, backing, _):
-            var info = RegionInfo(exists: true, pages: pages, backing: backing)
+        case let .mmap(p, r, pages, backing, huge):
+            var info = RegionInfo(exists: true, pages: pages, backing: backing, hugetlb: huge == .hugetlb)
             if backing == .shared {
                 info.objectBase = Int32(cells.count)
                 for _ in 0..<pages { _ = newCell(owner: p, shared: true) }
@@ -241,7 +246,9 @@ public struct Reference {
             retire(p, r)
         case let .mremap(p, r, to, range):
             let reg = regions[ri(p, r)]
-            let from = range?.from ?? 0, count = range?.count ?? reg.pages
+            let from = range?.from ?? 0
+            var count = range?.count ?? reg.pages
+            if reg.hugetlb { count = HugetlbRange.mremapCount(count, hugeNr: hugeNr) }
             var n = reg
             n.pages = count
             n.pgoff = reg.pgoff + from
@@ -253,7 +260,9 @@ public struct Reference {
             retire(p, r)
         case let .madvise(p, r, advice, range):
             let reg = regions[ri(p, r)]
-            let from = range?.from ?? 0, count = range?.count ?? reg.pages
+            let from = range?.from ?? 0
+            var count = range?.count ?? reg.pages
+            if reg.hugetlb && advice == .dontneed { count = HugetlbRange.dontneedCount(count, hugeNr: hugeNr) }
             for k in from..<(from + count) {
                 let l = li(p, r, k)
                 switch advice {

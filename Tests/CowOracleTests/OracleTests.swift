@@ -56,6 +56,24 @@ import TestSupport
         #expect(l[3]!.coherent && l.values(3) == [2])
     }
 
+    /// mremap aligns a hugetlb length up and MADV_DONTNEED aligns its end down
+    /// (`HugetlbRange`): the reference moves and drops the pages the machine does. Before,
+    /// it moved only the asked page and crashed reading a moved page it did not know of
+    /// (found by CI on a 600-run campaign).
+    @Test func hugetlbRangeOpsReachWholeHugePages() {
+        let a = acceptance("@thp-order 2\nmmap p0 r0 pages=8 hugetlb\nwrite p0 r0[3] 1\nmremap p0 r0 -> r1 from=0 count=1\nread p0 r1[3]")
+        #expect(a.values(3) == [1], "the whole huge page moved")
+        let d = acceptance("@thp-order 2\nmmap p0 r0 pages=8 hugetlb\nwrite p0 r0[0] 1\nwrite p0 r0[4] 2\nmadvise p0 r0 dontneed from=0 count=6\nread p0 r0[0]\nread p0 r0[4]")
+        #expect(d.values(4) == [0], "the first huge page dropped")
+        #expect(d.values(5) == [2], "the second kept: the end is aligned down")
+        do {
+            let program = program("@thp-order 2\nmmap p0 r0 pages=8 hugetlb\nwrite p0 r0[3] 1\nmremap p0 r0 -> r1 from=0 count=1\nread p0 r1[3]\nwrite p0 r0[4] 2\nmadvise p0 r0 dontneed from=4 count=3\nread p0 r0[4]")
+            for o in Checker.check(program, options: RunOptions(paranoid: true)) {
+                #expect(o.verdicts.isEmpty, "\(o.policy)")
+            }
+        }
+    }
+
     @Test func aRefusedOpChangesNothing() {
         let p = program("mmap p0 r0 pages=1 hugetlb\nmmap p0 r1 pages=1\nmprotect p0 r1 ro\npokemem p0 r1[0] 4\nread p0 r1[0]")
         var st = Array(repeating: OpStatus.executed, count: 5)
