@@ -853,6 +853,14 @@ static void cf_touch(struct cf_run *R, struct cf_result *res, int p, int r, int 
 }
 
 /* (r, page) in every live process: sharing and copies are visible side by side. */
+/* What the result recorded of one page after the op (NULL if it was not touched). */
+static const struct cf_pstate *cf_touched(const struct cf_result *res, int p, int r, int page)
+{
+	for (int k = 0; k < res->ntouch; k++)
+		if (res->touch[k].p == p && res->touch[k].r == r && res->touch[k].page == page) return &res->touch[k];
+	return NULL;
+}
+
 static void cf_touch_everywhere(struct cf_run *R, struct cf_result *res, int r, int page)
 {
 	for (int p = 0; p < CF_MAX_NAMES; p++) cf_touch(R, res, p, r, page);
@@ -1470,7 +1478,9 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if (cf_do(R, res, p, &c, &rep)) return;
 		if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "MADV_PAGEOUT: %s", strerror(rep.err)); return; }
 		cf_touch_everywhere(R, res, r, page);
-		if (res->ntouch && res->touch[0].p == p && res->touch[0].present) {
+		/* The page of the process that asked, wherever the touch list puts it. */
+		const struct cf_pstate *after = cf_touched(res, p, r, page);
+		if (after && after->present) {
 			/* The model's swapout is reclaim, which unmaps a shared page everywhere;
 			 * MADV_PAGEOUT skips pages another process maps, or pinned ones. */
 			R->partial = 1;
@@ -1507,7 +1517,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if (cf_do(R, res, p, &c, &rep)) return;
 		if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "%s: %s", cf_op_names[op->kind], strerror(rep.err)); return; }
 		cf_touch_everywhere(R, res, r, page);
-		if (op->kind == CF_OP_SPLITTHP && res->ntouch && (res->touch[0].flags & CF_PF_THP)) {
+		const struct cf_pstate *after = cf_touched(res, p, r, page);
+		if (op->kind == CF_OP_SPLITTHP && after && (after->flags & CF_PF_THP)) {
 			R->partial = 1;
 			cf_set(res, 'S', CF_R_REALUNSUPPORTED,
 			       "MADV_COLD left the folio large (shared or pinned); debugfs split_huge_pages is locked down");

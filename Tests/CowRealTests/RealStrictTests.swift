@@ -388,6 +388,21 @@ struct RealHonestyTests {
         #expect(with.trace.observed[4] == 1)
     }
 
+    @Test("a swapout MADV_PAGEOUT leaves in memory is 'not run here' whichever process asked (the parent or the child)",
+          .enabled(if: RealHere.available, RealHere.why))
+    func swapoutOfASharedPageIsNotRunForEitherProcess() throws {
+        guard (try RealBackend.shared.features()).swap else { return }
+        // Found by a 10-minute real fuzz: the check read the first touched page, which is
+        // p0's, so p1's swapout of the page both map was taken as done.
+        for asker in ["p0", "p1"] {
+            let p = program("mmap p0 r0 pages=1\npokemem p0 r0[0] 1\nfork p0 -> p1\nswapout \(asker) r0[0]")
+            let run = try RealBackend.run(p, tiers: [.swap])
+            #expect(run.partial, "\(asker)")
+            #expect(run.skips.map(\.op) == [3], "\(asker)")
+            #expect(run.skips.first?.detail.contains("left the page in memory") == true, "\(asker)")
+        }
+    }
+
     @Test("a program in which nothing ran is 'not run' in replay and its JSON, never 'agree'",
           .enabled(if: RealHere.available, RealHere.why))
     func notRun() throws {
