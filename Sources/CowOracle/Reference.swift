@@ -198,6 +198,13 @@ public struct Reference {
         table = StoreTable(program)
     }
 
+    /// The cell at a page of a region the reference maps; -1 for a page it does not map
+    /// (past the region, or a name of no region).
+    @inline(__always) func cell(_ p: Int, _ r: Int, _ i: Int) -> Int32 {
+        guard i < pageCap, i < regions[ri(p, r)].pages else { return -1 }
+        return locs[li(p, r, i)].cell
+    }
+
     mutating func newCell(owner: Int, shared: Bool = false) -> Int32 {
         cells.append(Cell(owner: Int32(owner), shared: shared))
         return Int32(cells.count - 1)
@@ -242,13 +249,15 @@ public struct Reference {
         case let .munmap(p, r, range):
             let reg = regions[ri(p, r)]
             let from = range?.from ?? 0, count = range?.count ?? reg.pages
-            for k in from..<(from + count) { kill(li(p, r, k)); locs[li(p, r, k)] = Loc() }
+            for k in from..<max(from, min(from + count, reg.pages)) { kill(li(p, r, k)); locs[li(p, r, k)] = Loc() }
             retire(p, r)
         case let .mremap(p, r, to, range):
             let reg = regions[ri(p, r)]
             let from = range?.from ?? 0
             var count = range?.count ?? reg.pages
             if reg.hugetlb { count = HugetlbRange.mremapCount(count, hugeNr: hugeNr) }
+            // Total over any backend's statuses: never past the region the reference knows.
+            count = max(0, min(count, reg.pages - from))
             var n = reg
             n.pages = count
             n.pgoff = reg.pgoff + from
@@ -263,7 +272,7 @@ public struct Reference {
             let from = range?.from ?? 0
             var count = range?.count ?? reg.pages
             if reg.hugetlb && advice == .dontneed { count = HugetlbRange.dontneedCount(count, hugeNr: hugeNr) }
-            for k in from..<(from + count) {
+            for k in from..<max(from, min(from + count, reg.pages)) {
                 let l = li(p, r, k)
                 switch advice {
                 case .dontneed:
@@ -278,9 +287,12 @@ public struct Reference {
                 }
             }
         case let .write(p, r, i, _), let .pokemem(p, r, i, _):
-            store(locs[li(p, r, i)].cell, ordinal, exact: true)
+            store(cell(p, r, i), ordinal, exact: true)
         case let .read(p, r, i):
-            let cid = locs[li(p, r, i)].cell
+            let cid = cell(p, r, i)
+            // A page the reference does not map (a backend ran what its names do not
+            // allow): not judged, never a crash.
+            guard cid >= 0 else { return nil }
             let c = cells[Int(cid)]
             return Acceptance(accepted: c.value, history: c.history, coherent: false)
         case let .fork(p, c):
@@ -318,7 +330,8 @@ public struct Reference {
             for g in pins.indices where pins[g].active && pins[g].owner == Int32(p) { pins[g].active = false }
             alive[p] = false
         case let .pin(p, r, i, g, flags):
-            let c = locs[li(p, r, i)].cell
+            let c = cell(p, r, i)
+            guard c >= 0 else { return nil }
             let cell = cells[Int(c)]
             let coherent = !flags.contains(.get)
                 && (cell.shared || flags.contains(.rw) || flags.contains(.longterm) || cell.anon)
@@ -328,12 +341,14 @@ public struct Reference {
             pins[g].active = false
         case let .readpin(g):
             let ref = pins[g]
+            guard ref.cell >= 0 else { return nil }
             let cell = cells[Int(ref.cell)]
             let acc = ref.coherent && cell.alive ? cell.value : ref.acc
             return Acceptance(accepted: acc, history: cell.history, coherent: ref.coherent)
         case let .writepin(g, _):
             let v = ordinal
             let ref = pins[g]
+            guard ref.cell >= 0 else { return nil }
             if cells[Int(ref.cell)].alive {
                 store(ref.cell, v, exact: ref.coherent)
             } else {
@@ -346,9 +361,11 @@ public struct Reference {
                 if ref.coherent { pins[g].acc = ValueSet(v) }
             }
         case let .vmsplice(p, r, i, pipe):
-            let c = locs[li(p, r, i)].cell
+            let c = cell(p, r, i)
+            guard c >= 0 else { return nil }
             pipes[pipe].append(Ref(active: true, cell: c, acc: cells[Int(c)].value, coherent: false, owner: Int32(p)))
         case let .readpipe(pipe):
+            guard !pipes[pipe].isEmpty else { return nil }
             let ref = pipes[pipe].removeFirst()
             return Acceptance(accepted: ref.acc, history: cells[Int(ref.cell)].history, coherent: false)
         case .mprotect, .ksm, .migrate, .swapout, .splitpmd, .splitthp, .race:
