@@ -110,6 +110,8 @@ public final class Campaign: @unchecked Sendable {
     public var onProgress: ((CampaignStats) -> Void)?
     /// Called on the campaign's thread for every finding as it is recorded.
     public var onFinding: ((Finding) -> Void)?
+    /// Called once, before the first batch, with the corpus programs that seed the pools.
+    public var onSeeds: (([Program]) -> Void)?
 
     public init(_ config: CampaignConfig) { self.config = config }
 
@@ -122,8 +124,14 @@ public final class Campaign: @unchecked Sendable {
         let executor: DifferentialExecutor
         var summary: ExecutionSummary
         var counters: [Counters]
-        lazy var shrinker = Shrinker(executor: executor)
+        lazy var shrinker: Shrinker = {
+            let s = Shrinker(executor: executor)
+            s.alphabet = alphabet
+            return s
+        }()
+        let alphabet: Alphabet
         init(_ c: CampaignConfig) {
+            alphabet = Alphabet(c.generator)
             executor = DifferentialExecutor(policies: c.policies, diff: c.diffIndices)
             summary = ExecutionSummary(policies: c.policies.count)
             counters = Array(repeating: Counters(), count: c.policies.count)
@@ -163,6 +171,7 @@ public final class Campaign: @unchecked Sendable {
         let mutator = Mutator(generator)
         let jobs = max(1, c.jobs)
         let workers = (0..<jobs).map { _ in Worker(c) }
+        let alphabet = Alphabet(c.generator)
         let lanes = CampaignConfig.lanes
         var pools = [[Program]](repeating: [], count: lanes)
         var laneCoverage = [[Coverage]](repeating: Array(repeating: Coverage(), count: names.count), count: lanes)
@@ -187,11 +196,13 @@ public final class Campaign: @unchecked Sendable {
                 var s = ExecutionSummary(policies: names.count)
                 probe.run(prog, into: &s)
                 for k in s.keys.keys where known[k] == nil { known[k] = (status, path, prog) }
-                if status == .known { corpusPrograms.append(prog.bare) }
+                // Seeds only from inside the run's alphabet: a mutant of a seed stays in it.
+                if status == .known, alphabet.admits(prog) { corpusPrograms.append(prog.bare) }
             }
         }
         if c.guided {
             for l in 0..<lanes { pools[l] = Array(corpusPrograms.prefix(CampaignConfig.poolPerLane)) }
+            onSeeds?(Array(corpusPrograms.prefix(CampaignConfig.poolPerLane)))
         }
 
         func inShard(_ i: Int) -> Bool { (i % lanes) % c.shard.count == c.shard.index }

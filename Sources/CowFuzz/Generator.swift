@@ -12,6 +12,8 @@ public struct GeneratorConfig: Hashable, Sendable, Codable {
     public var minOps: Int = 4
     public var fixedLength = false
     public var kinds: [OpKind] = OpKind.allCases
+    /// The kinds of mapping `mmap` makes (`--backings`).
+    public var mappings: [MappingKind] = MappingKind.allCases
     public var swarm = true
     public var processes = 4
     public var regions = 3
@@ -71,6 +73,7 @@ public struct Swarm: Hashable, Sendable {
     public static func full(_ config: GeneratorConfig) -> Swarm {
         var w = [UInt16](repeating: 0, count: OpKind.allCases.count)
         for k in config.kinds { w[Int(k.rawValue)] = GeneratorConfig.baseWeight(k) }
+        if !config.hasRaceLanes { w[Int(OpKind.race.rawValue)] = 0 }
         return Swarm(weights: w)
     }
 
@@ -94,6 +97,7 @@ public struct Swarm: Hashable, Sendable {
                 w[Int(k.rawValue)] = GeneratorConfig.baseWeight(k) * 2
             }
         }
+        if !config.hasRaceLanes { w[Int(OpKind.race.rawValue)] = 0 }
         var s = Swarm(weights: w)
         if s.total == 0 { s = full(config) }
         return s
@@ -173,7 +177,10 @@ public struct ProgramGenerator: Sendable {
         var names = NameState(config)
         var ops: [Op] = []
         ops.reserveCapacity(n)
-        let first = Op.mmap(p: 0, r: 0, pages: 1 + rng.below(config.pages), backing: .anon, huge: .none)
+        var first = Op.mmap(p: 0, r: 0, pages: 1 + rng.below(config.pages), backing: .anon, huge: .none)
+        if !config.mappings.contains(.anon), let m = config.mappings.first {
+            first = mmap(p: 0, r: 0, m, &rng)
+        }
         if config.kinds.contains(.mmap) || config.kinds.isEmpty {
             ops.append(first)
             names.observe(first)
@@ -260,6 +267,14 @@ public struct ProgramGenerator: Sendable {
         return rng.below(config.pipes)
     }
 
+    /// An `mmap` of a kind of mapping. A huge mapping gets whole huge pages of the
+    /// default order: a THP needs an aligned block, and hugetlb refuses anything else.
+    func mmap(p: Int, r: Int, _ kind: MappingKind, _ rng: inout SplitMix64) -> Op {
+        let hugeNr = 1 << Program.defaultThpOrder
+        let pages = kind.huge == .none ? 1 + rng.below(config.pages) : max(hugeNr, config.pages / hugeNr * hugeNr)
+        return .mmap(p: p, r: r, pages: pages, backing: kind.backing, huge: kind.huge)
+    }
+
     /// One op of `kind`.
     public func op(of kind: OpKind, _ swarm: Swarm, _ names: inout NameState, _ rng: inout SplitMix64) -> Op {
         switch kind {
@@ -272,11 +287,12 @@ public struct ProgramGenerator: Sendable {
             let backing: Backing = roll < 76 ? .anon : roll < 88 ? .shared : .file
             var huge = HugeKind.none
             if backing == .anon, rng.chance(12) { huge = rng.chance(60) ? .thp : .hugetlb }
-            // A huge mapping gets whole huge pages of the default order: a THP needs an
-            // aligned block, and hugetlb refuses anything else.
-            let hugeNr = 1 << Program.defaultThpOrder
-            let pages = huge == .none ? 1 + rng.below(config.pages) : max(hugeNr, config.pages / hugeNr * hugeNr)
-            return .mmap(p: p, r: r, pages: pages, backing: backing, huge: huge)
+            var kind = MappingKind(backing: backing, huge: huge)
+            // Outside --backings: one of the allowed kinds instead (the same draws otherwise).
+            if !config.mappings.contains(kind), !config.mappings.isEmpty {
+                kind = config.mappings[rng.below(config.mappings.count)]
+            }
+            return mmap(p: p, r: r, kind, &rng)
         case .munmap:
             let (p, r) = procRegion(names, &rng)
             return .munmap(p: p, r: r, range: range(r, names, &rng))

@@ -42,6 +42,23 @@ public enum FuzzOptions {
         return out.sorted()
     }
 
+    /// `--backings LIST`: kinds of mapping (anon, shared, file, thp, hugetlb).
+    public static func mappings(_ s: String) throws(OptionError) -> [MappingKind] {
+        let names = MappingKind.allCases.map(\.name).joined(separator: ",")
+        let words = s.split(separator: ",", omittingEmptySubsequences: false)
+        guard !words.isEmpty, !words.contains(where: \.isEmpty) else {
+            throw OptionError("--backings expects a comma-separated list of \(names) without empty items, got '\(s)'")
+        }
+        var out: [MappingKind] = []
+        for w in words {
+            guard let m = MappingKind(name: String(w)) else {
+                throw OptionError("--backings: unknown backing '\(w.prefix(40))' (backings: \(names))")
+            }
+            if !out.contains(m) { out.append(m) }
+        }
+        return out.sorted()
+    }
+
     /// `--diff A,B`: two different policy names of `available`.
     public static func diff(_ s: String, available: [String]) throws(OptionError) -> (String, String) {
         let parts = s.split(separator: ",", omittingEmptySubsequences: false).map(String.init)

@@ -12,15 +12,18 @@ extension ProgramGenerator {
     ]
 
     /// A race of 2 (sometimes 3) lanes with a random schedule.
+    /// Lanes are drawn only from the run's op kinds (`--ops`); a swarm never draws a
+    /// race when none of them is a lane kind (`GeneratorConfig.hasRaceLanes`).
     public func raceOp(_ swarm: Swarm, _ names: inout NameState, _ rng: inout SplitMix64) -> Op {
         let n = rng.chance(15) ? 3 : 2
         var lanes: [Op] = []
         var first: Int?
-        let total = Self.raceLaneKinds.reduce(0) { $0 + $1.1 }
+        let laneKinds = config.raceLaneKinds
+        let total = laneKinds.reduce(0) { $0 + $1.1 }
         for _ in 0..<n {
             var pick = rng.below(total)
-            var kind = OpKind.write
-            for (k, w) in Self.raceLaneKinds {
+            var kind = laneKinds[0].0
+            for (k, w) in laneKinds {
                 if pick < w { kind = k; break }
                 pick -= w
             }
@@ -67,6 +70,13 @@ extension ProgramGenerator {
         }
         return out
     }
+}
+
+extension GeneratorConfig {
+    /// The race lane kinds and weights of the run's op kinds.
+    var raceLaneKinds: [(OpKind, Int)] { ProgramGenerator.raceLaneKinds.filter { kinds.contains($0.0) } }
+    /// Whether a race can be drawn: some lane kind is among the op kinds.
+    var hasRaceLanes: Bool { !raceLaneKinds.isEmpty }
 }
 
 extension Op {

@@ -62,6 +62,10 @@ public final class Shrinker {
     public var shouldStop: () -> Bool = { false }
     /// Replaces the executor's check while `shrink(_:signature:where:)` runs.
     var custom: ((Program) -> Bool)?
+    /// The run's alphabet (`--ops`, `--backings`): no candidate has an op kind or a
+    /// mapping outside it that the program being shrunk did not already have. Nil: any.
+    public var alphabet: Alphabet?
+    var allowed: Alphabet?
 
     public static let passNames = ["truncate", "ddmin", "remove-one", "simplify", "values", "rename"]
 
@@ -89,6 +93,9 @@ public final class Shrinker {
         executor.run(program, into: &summary)
         return summary.keys.contains(k)
     }
+
+    /// Inside the alphabet of this shrink (always true without one).
+    func admitted(_ candidate: Program) -> Bool { allowed?.admits(candidate) ?? true }
 
     /// The memoised predicate, counted against the current pass.
     func test(_ candidate: Program) -> Bool {
@@ -124,6 +131,7 @@ public final class Shrinker {
         memo.removeAll(keepingCapacity: true)
         stats = Shrinker.passNames.map { ShrinkPassStats(pass: $0) }
         var current = program.bare
+        allowed = alphabet.map { $0.union(Alphabet(of: program)) }
         var result = ShrinkResult(program: current, signature: signature, originalOps: program.ops.count,
                                   passes: stats, rounds: 0, seconds: 0, complete: false)
         if custom == nil {
@@ -136,7 +144,7 @@ public final class Shrinker {
         /// Tries a candidate; takes it if shortlex-smaller and it keeps the signature.
         func attempt(_ c: Program) -> Bool {
             if stopped || shouldStop() { stopped = true; return false }
-            guard c.isShortlexSmaller(than: current), test(c) else { return false }
+            guard c.isShortlexSmaller(than: current), admitted(c), test(c) else { return false }
             current = c
             stats[pass].accepted += 1
             return true
@@ -199,7 +207,7 @@ public final class Shrinker {
                 j += 1
             }
             // A race the finding does not need becomes plain ops (more ops, but simpler).
-            for c in current.sequentializedRaces() where !stopped && c.ops.count <= program.ops.count {
+            for c in current.sequentializedRaces() where !stopped && c.ops.count <= program.ops.count && admitted(c) {
                 if shouldStop() { stopped = true; break }
                 if test(c) { current = c; stats[pass].accepted += 1; progress = true; break }
             }

@@ -91,6 +91,7 @@ enum Commands {
         OptionSpec("--jobs", "N", "worker threads (default: all cores)"),
         OptionSpec("--max-ops", "N", "longest program, 1 to 1000 (default 40)"),
         OptionSpec("--ops", "LIST", "op kinds to draw from (at least one of read, readpin, readpipe)"),
+        OptionSpec("--backings", "LIST", "mappings mmap makes: anon,shared,file,thp,hugetlb (default all)"),
         OptionSpec("--no-swarm", nil, "every program draws from every allowed kind"),
         OptionSpec("--corpus", "DIR", "seeds and known signatures (default corpus/ if present)"),
         OptionSpec("--crashes", "DIR", "where new findings go (default crashes/)"),

@@ -27,6 +27,7 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
         c.generator.maxOps = try FuzzOptions.maxOps(try args.int("--max-ops", default: 40, range: 1...1000))
         c.generator.minOps = min(c.generator.minOps, c.generator.maxOps)
         if let ops = args.value("--ops") { c.generator.kinds = try FuzzOptions.opKinds(ops) }
+        if let b = args.value("--backings") { c.generator.mappings = try FuzzOptions.mappings(b) }
         c.generator.swarm = !args.flag("--no-swarm")
         if let s = args.value("--shard") { c.shard = try FuzzOptions.shard(s) }
         if let d = args.value("--diff") {
