@@ -36,6 +36,11 @@ public struct CampaignConfig: Sendable {
     public var stopAtFirstFinding = false
     /// How the run was started, for the header of crash files.
     public var commandLine = "cowfuzz fuzz"
+    /// What programs run on; nil: the model `policies` (with the `diff` pair).
+    public var backend: CampaignBackend?
+
+    /// The backend the campaign runs: `backend`, or the model policies.
+    public var effectiveBackend: CampaignBackend { backend ?? .model(policies, diff: diffIndices) }
 
     /// Independent lanes, each with its own pool and coverage map. Program `i` belongs to
     /// lane `i % lanes`; a lane never sees another lane's results, so a shard (a set of
@@ -121,20 +126,20 @@ public final class Campaign: @unchecked Sendable {
 
     /// One worker's reusable state; used by one thread at a time (hence `@unchecked`).
     final class Worker: @unchecked Sendable {
-        let executor: DifferentialExecutor
+        let executor: any ProgramExecutor
         var summary: ExecutionSummary
         var counters: [Counters]
         lazy var shrinker: Shrinker = {
-            let s = Shrinker(executor: executor)
+            let s = Shrinker(runner: executor)
             s.alphabet = alphabet
             return s
         }()
         let alphabet: Alphabet
-        init(_ c: CampaignConfig) {
+        init(_ c: CampaignConfig, _ backend: CampaignBackend) {
             alphabet = Alphabet(c.generator)
-            executor = DifferentialExecutor(policies: c.policies, diff: c.diffIndices)
-            summary = ExecutionSummary(policies: c.policies.count)
-            counters = Array(repeating: Counters(), count: c.policies.count)
+            executor = backend.makeExecutor()
+            summary = ExecutionSummary(policies: backend.policyNames.count)
+            counters = Array(repeating: Counters(), count: backend.policyNames.count)
         }
     }
 
@@ -148,17 +153,24 @@ public final class Campaign: @unchecked Sendable {
         var program: Program?
         var origin = ProgramOrigin.generated
         var swarm: Swarm?
+        /// False for a program of the batch that did not run (the budget ran out or a
+        /// stop was asked for within the batch).
+        var ran = false
     }
 
     /// Program `index`: fresh or a mutant of its lane's pool.
     static func input(_ index: Int, seed: UInt64, pool: [Program], config: CampaignConfig,
-                      generator: ProgramGenerator, mutator: Mutator) -> (Program, ProgramOrigin, Swarm?) {
+                      generator: ProgramGenerator, mutator: Mutator,
+                      prepare: (@Sendable (inout Program) -> Void)? = nil) -> (Program, ProgramOrigin, Swarm?) {
         var rng = SplitMix64(seed: SplitMix64.derive(seed, UInt64(index)))
         if config.guided, !pool.isEmpty, rng.chance(config.mutationPercent) {
             let a = pool[rng.below(pool.count)], b = pool[rng.below(pool.count)]
-            return (mutator.mutate(a, other: b, &rng), .mutant, nil)
+            var m = mutator.mutate(a, other: b, &rng)
+            prepare?(&m)
+            return (m, .mutant, nil)
         }
-        let (p, s) = generator.generate(&rng)
+        var (p, s) = generator.generate(&rng)
+        prepare?(&p)
         return (p, .generated, s)
     }
 
@@ -166,11 +178,13 @@ public final class Campaign: @unchecked Sendable {
     public func run() -> CampaignResult {
         let c = config
         let start = Date()
-        let names = c.policies.map(\.name)
+        let backend = c.effectiveBackend
+        let names = backend.policyNames
         let generator = ProgramGenerator(c.generator)
         let mutator = Mutator(generator)
-        let jobs = max(1, c.jobs)
-        let workers = (0..<jobs).map { _ in Worker(c) }
+        let jobs = min(max(1, c.jobs), backend.maxJobs ?? Int.max)
+        let deadline = c.seconds.map { start.addingTimeInterval($0) }
+        let workers = (0..<jobs).map { _ in Worker(c, backend) }
         let alphabet = Alphabet(c.generator)
         let lanes = CampaignConfig.lanes
         var pools = [[Program]](repeating: [], count: lanes)
@@ -228,10 +242,16 @@ public final class Campaign: @unchecked Sendable {
                     while true {
                         let k = cursor.add(1, ordering: .relaxed).oldValue
                         if k >= indices.count { break }
+                        // A slow backend (the real kernel) stops within a batch; the model's
+                        // batches take milliseconds. Only budgets in seconds and stops end
+                        // a batch early, so `--runs` results stay the same for any jobs.
+                        if let d = deadline, backend.maxJobs != nil, Date() >= d { break }
+                        if self.stopRequested && backend.maxJobs != nil { break }
                         let i = indices[k]
                         let lane = i % lanes
                         let (prog, origin, swarm) = Campaign.input(i, seed: c.seed, pool: poolSnapshot[lane], config: c,
-                                                                   generator: generator, mutator: mutator)
+                                                                   generator: generator, mutator: mutator,
+                                                                   prepare: backend.prepare)
                         worker.executor.run(prog, into: &worker.summary)
                         var o = Outcome()
                         o.opsExecuted = worker.summary.opsExecuted
@@ -248,6 +268,7 @@ public final class Campaign: @unchecked Sendable {
                             unseen = o.hits.contains(where: { !seenSnapshot.contains($0.key) || improvingSnapshot.contains($0.key) })
                         }
                         if o.coverage != nil || unseen { o.program = prog; o.origin = origin; o.swarm = swarm }
+                        o.ran = true
                         out[k] = o
                     }
                 }
@@ -255,7 +276,7 @@ public final class Campaign: @unchecked Sendable {
             // Merge in index order: pools, coverage, findings.
             var fresh: [(SignatureKey, Int, Outcome)] = []
             var retry: [(SignatureKey, Int, Outcome)] = []
-            for (k, o) in outcomes.enumerated() {
+            for (k, o) in outcomes.enumerated() where o.ran {
                 let i = indices[k]
                 stats.programs += 1
                 stats.opsExecuted += o.opsExecuted
@@ -337,7 +358,7 @@ public final class Campaign: @unchecked Sendable {
                     }
                     if let dir = c.crashesDir {
                         do {
-                            let w = try CrashWriter(directory: dir).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
+                            let w = try CrashWriter(directory: dir, backend: c.backend).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
                             f.path = w.path
                             f.keptExisting = w.outcome == .keptSmaller
                         } catch {
@@ -361,7 +382,7 @@ public final class Campaign: @unchecked Sendable {
                         f.swarm = o.swarm?.kinds ?? []
                         if let dir = c.crashesDir {
                             do {
-                                let w = try CrashWriter(directory: dir).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
+                                let w = try CrashWriter(directory: dir, backend: c.backend).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
                                 f.path = w.path
                                 f.keptExisting = w.outcome == .keptSmaller
                             } catch {

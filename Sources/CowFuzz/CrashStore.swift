@@ -90,19 +90,31 @@ public enum CrashStoreError: Error, CustomStringConvertible {
 /// half-written reproducer and an interrupted run leaves no debris.
 public struct CrashWriter: Sendable {
     public var directory: String
+    /// The backend that found what is written (its `@expect` lines and replay options);
+    /// nil: the model.
+    public var backend: CampaignBackend?
 
-    public init(directory: String) { self.directory = directory }
+    public init(directory: String, backend: CampaignBackend? = nil) {
+        self.directory = directory
+        self.backend = backend
+    }
 
     /// The text of a finding's crash file: a header comment saying what it is, how it
     /// was found and the one command that replays it; `@expect` lines for every
     /// registered policy as observed; the canonical program.
-    public static func text(_ f: Finding, path: String, seed: UInt64, commandLine: String) -> (String, [String: String]) {
+    public static func text(_ f: Finding, path: String, seed: UInt64, commandLine: String,
+                            backend: CampaignBackend? = nil) -> (String, [String: String]) {
         let checker = ProgramChecker(policies: PolicyRegistry.all, options: RunOptions(paranoid: true))
         var prog = f.program.bare
         let outcomes = checker.check(prog)
         var verdicts: [String: String] = [:]
         prog.expectations = outcomes.map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
         for o in outcomes { verdicts[o.policy] = o.verdicts.text }
+        for e in backend?.expectations?(prog) ?? [] {
+            prog.expectations.append(e)
+            verdicts[e.policy] = e.verdicts.text
+        }
+        let options = backend?.replayOptions ?? ""
         var comments = [
             " \(f.signature.text)",
             " eras: \(f.signature.eraRange())" + (f.bug.map { "; catalogued: \($0.label)" } ?? ""),
@@ -118,8 +130,12 @@ public struct CrashWriter: Sendable {
         }) {
             comments.append(" \(example.description)")
         }
-        comments.append(" Replay: cowfuzz replay \(path)")
-        if let p = f.signature.policies.first { comments.append(" Explain: cowfuzz explain \(path) --policy \(p)") }
+        comments.append(" Replay: cowfuzz replay \(path)\(options)")
+        if !options.isEmpty {
+            comments.append(" Explain: cowfuzz explain \(path)\(options)")
+        } else if let p = f.signature.policies.first {
+            comments.append(" Explain: cowfuzz explain \(path) --policy \(p)")
+        }
         prog.comments = comments
         return (prog.text, verdicts)
     }
@@ -174,14 +190,14 @@ public struct CrashWriter: Sendable {
     }
 
     func writeUnlocked(_ f: Finding, path: String, stem: String, seed: UInt64, commandLine: String) throws {
-        let (text, verdicts) = CrashWriter.text(f, path: path, seed: seed, commandLine: commandLine)
+        let (text, verdicts) = CrashWriter.text(f, path: path, seed: seed, commandLine: commandLine, backend: backend)
         let record = CrashRecord(
             formatVersion: CrashRecord.formatVersion, signature: f.signature.text, kind: f.signature.kind.name,
             opKind: f.signature.opKind?.name, policies: f.signature.policies, file: path, ops: f.program.ops.count,
             originalOps: f.originalOps, seed: seed, programIndex: f.programIndex, origin: f.origin.rawValue,
             swarm: f.swarm.map(\.name), foundAtSeconds: f.foundAtSeconds, foundAfterPrograms: f.foundAfterPrograms,
             predicateCalls: f.shrink?.predicateCalls ?? 0, shrinkPasses: f.shrink?.passes ?? [], verdicts: verdicts,
-            found: commandLine, replay: "cowfuzz replay \(path)")
+            found: commandLine, replay: "cowfuzz replay \(path)\(backend?.replayOptions ?? "")")
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys]
         let json = try enc.encode(record)

@@ -20,6 +20,10 @@ public struct FuzzReport: Sendable, Codable {
         public var shard: String
         public var corpus: String?
         public var crashes: String?
+        /// `model` or `real` (absent in older reports).
+        public var backend: String?
+        /// `--backings` (absent in older reports).
+        public var backings: [String]?
     }
 
     public struct Entry: Sendable, Codable {
@@ -73,10 +77,11 @@ public struct FuzzReport: Sendable, Codable {
 
     public init(config: CampaignConfig, result: CampaignResult) {
         let c = config
-        settings = Settings(seed: c.seed, runs: c.runs, seconds: c.seconds, jobs: c.jobs, policies: c.policies.map(\.name),
+        settings = Settings(seed: c.seed, runs: c.runs, seconds: c.seconds, jobs: c.jobs, policies: c.effectiveBackend.policyNames,
                             diff: c.diff.map { [$0.0, $0.1] }, maxOps: c.generator.maxOps,
                             ops: c.generator.kinds.map(\.name), swarm: c.generator.swarm,
-                            shard: "\(c.shard.index)/\(c.shard.count)", corpus: c.corpusDir, crashes: c.crashesDir)
+                            shard: "\(c.shard.index)/\(c.shard.count)", corpus: c.corpusDir, crashes: c.crashesDir,
+                            backend: c.effectiveBackend.name, backings: c.generator.mappings.map(\.name))
         interrupted = result.interrupted
         programs = result.stats.programs
         opsExecuted = result.stats.opsExecuted

@@ -62,6 +62,9 @@ public final class Shrinker {
     public var shouldStop: () -> Bool = { false }
     /// Replaces the executor's check while `shrink(_:signature:where:)` runs.
     var custom: ((Program) -> Bool)?
+    /// Another backend's executor (the real kernel): candidates run and are judged there.
+    public private(set) var runner: (any ProgramExecutor)?
+    var runnerSummary = ExecutionSummary(policies: 0)
     /// The run's alphabet (`--ops`, `--backings`): no candidate has an op kind or a
     /// mapping outside it that the program being shrunk did not already have. Nil: any.
     public var alphabet: Alphabet?
@@ -78,9 +81,20 @@ public final class Shrinker {
         self.init(policies: executor.policies, diff: executor.diff)
     }
 
+    /// A shrinker whose candidates run on another backend (`ProgramExecutor`).
+    public convenience init(runner: any ProgramExecutor) {
+        if let d = runner as? DifferentialExecutor {
+            self.init(executor: d)
+            return
+        }
+        self.init(policies: [])
+        self.runner = runner
+        runnerSummary = ExecutionSummary(policies: runner.policyNames.count)
+    }
+
     /// The key of `signature`; nil for a divergence whose pair is not this shrinker's.
     public func key(for signature: Signature) -> SignatureKey? {
-        if signature.kind == .divergence {
+        if signature.kind == .divergence, runner == nil {
             guard let (a, b) = executor.diff,
                   signature.policies == [executor.policyNames[a], executor.policyNames[b]] else { return nil }
         }
@@ -90,6 +104,10 @@ public final class Shrinker {
     /// True when `program` shows exactly `signature` (not memoised).
     public func hasSignature(_ program: Program, _ signature: Signature) -> Bool {
         guard let k = key(for: signature) else { return false }
+        if let runner {
+            runner.run(program, into: &runnerSummary)
+            return runnerSummary.keys.contains(k)
+        }
         executor.run(program, into: &summary)
         return summary.keys.contains(k)
     }
@@ -108,6 +126,9 @@ public final class Shrinker {
         let r: Bool
         if let f = custom {
             r = f(candidate)
+        } else if let runner {
+            runner.run(candidate, into: &runnerSummary)
+            r = runnerSummary.keys.contains(target)
         } else {
             executor.run(candidate, into: &summary)
             r = summary.keys.contains(target)

@@ -33,7 +33,7 @@ extension Machine {
         let vmWrite = s.slots[si].vm.contains(.write)
         if !write {
             // vmf_anon_prepare() runs before the huge zero page is chosen.
-            s.regions[si / s.pageCap].anonVMA = true
+            if !s.slots[si].vm.contains(.anonVMA) { s.markAnonVMA(si) }
             for k in start..<(start + n) {
                 s.slots[k].state = .present
                 s.slots[k].frame = MachineState.zeroFrame
@@ -64,7 +64,7 @@ extension Machine {
         }
         s.frames[Int(h)].entireMapcount += 1
         s.frames[Int(h)].refcount += 1
-        if s.frames[Int(h)].kind == .anon { s.regions[start / s.pageCap].anonVMA = true }
+        if s.frames[Int(h)].kind == .anon && !s.slots[start].vm.contains(.anonVMA) { s.markAnonVMA(start) }
     }
 
     mutating func setPMDWritable(_ si: Int) {

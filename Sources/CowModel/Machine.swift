@@ -217,6 +217,7 @@ public struct Machine<P: Policy>: Sendable {
                 }
             }
         }
+        s.mergeAnonVMAs(region: s.regionIndex(p, r))
         return .executed
     }
 
@@ -309,8 +310,11 @@ public struct Machine<P: Policy>: Sendable {
         case .pageout:
             return pageout(p, r, from, count)
         case .mergeable, .unmergeable:
-            return ksmAdvise(p, r, from, count, mergeable: advice == .mergeable)
+            let st = ksmAdvise(p, r, from, count, mergeable: advice == .mergeable)
+            s.mergeAnonVMAs(region: s.regionIndex(p, r))
+            return st
         }
+        if advice != .dontneed { s.mergeAnonVMAs(region: s.regionIndex(p, r)) }
         return .executed
     }
 
@@ -328,10 +332,9 @@ public struct Machine<P: Policy>: Sendable {
             var any = false
             // vma_needs_copy(): a private VMA without an anon_vma (and not hugetlb) has
             // nothing a fault could not fill again: the child gets the VMA, no entries.
-            let copiesEntries = reg.anonVMA || reg.huge == .hugetlb
             for k in 0..<Int(reg.pages) {
                 let ps = s.slots[pb + k]
-                if !copiesEntries {
+                if !ps.vm.contains(.anonVMA) && reg.huge != .hugetlb {
                     s.slots[cb + k] = Slot()
                     guard ps.inVMA, !ps.vm.contains(.dontfork) else { continue }
                     any = true

@@ -86,9 +86,30 @@ extension MachineState {
         slots[si].pmd = false
         slots[si].exclusive = false
         guard frames[Int(f)].kind != .zero else { return }
-        if frames[Int(f)].kind == .anon { regions[si / pageCap].anonVMA = true }
+        if frames[Int(f)].kind == .anon && !slots[si].vm.contains(.anonVMA) { markAnonVMA(si) }
         frames[Int(f)].mapcount += 1
         get(f)
+    }
+
+    /// The VMA of slot `si` gets an anon_vma: every slot of its run (the neighbours in the
+    /// region, in a VMA, with the same flags).
+    mutating func markAnonVMA(_ si: Int) {
+        let base = si - si % pageCap
+        let pages = Int(regions[si / pageCap].pages)
+        let flags = slots[si].vm.subtracting(.anonVMA)
+        var lo = si, hi = si
+        while lo > base && slots[lo - 1].inVMA && slots[lo - 1].vm.subtracting(.anonVMA) == flags { lo -= 1 }
+        while hi + 1 < base + pages && slots[hi + 1].inVMA && slots[hi + 1].vm.subtracting(.anonVMA) == flags { hi += 1 }
+        for k in lo...hi { slots[k].vm.insert(.anonVMA) }
+    }
+
+    /// After a flag change of region `ri`: VMAs that now have the same flags merge, and a
+    /// merged VMA has the anon_vma either part had.
+    mutating func mergeAnonVMAs(region ri: Int) {
+        let base = ri * pageCap
+        for k in 0..<Int(regions[ri].pages) where slots[base + k].vm.contains(.anonVMA) && slots[base + k].inVMA {
+            markAnonVMA(base + k)
+        }
     }
 
     /// Removes the entry of a slot (zap), dropping what it held. The VMA flags stay.

@@ -78,6 +78,14 @@ public struct VMFlags: OptionSet, Hashable, Sendable {
     public static let hugepage = VMFlags(rawValue: 1 << 4)
     public static let nohugepage = VMFlags(rawValue: 1 << 5)
     public static let mergeable = VMFlags(rawValue: 1 << 6)
+    /// The VMA holding the slot has an anon_vma: an anonymous page was mapped in it once
+    /// (anon_vma_prepare in do_anonymous_page, wp_page_copy, do_huge_pmd_anonymous_page
+    /// even for a read), or the parent's was inherited at fork (anon_vma_fork). It stays
+    /// after the pages go, and is per VMA: a VMA is a run of slots of a region with the
+    /// same flags (`MachineState.markAnonVMA`); a split keeps it on both parts, a merge
+    /// with a VMA without one gives it to the whole (is_mergeable_anon_vma). Without one
+    /// fork copies no page-table entries of a private, non-hugetlb VMA (vma_needs_copy).
+    public static let anonVMA = VMFlags(rawValue: 1 << 7)
 }
 
 /// A region name of a process: what backs it and where in the object it starts.
@@ -90,12 +98,6 @@ public struct Region: Hashable, Sendable {
     public var object: Int32 = -1
     /// Offset of slot 0 in the object, in pages; also the huge-page alignment base.
     public var pgoff: Int32 = 0
-    /// An anon_vma is attached: an anonymous page was mapped here once (anon_vma_prepare
-    /// in do_anonymous_page, wp_page_copy, do_huge_pmd_anonymous_page even for a read),
-    /// or the parent's was inherited at fork (anon_vma_fork). It stays after the pages go.
-    /// Without one fork copies no page table entries of a private, non-hugetlb VMA
-    /// (vma_needs_copy): the child faults them in again from the zero page or the file.
-    public var anonVMA = false
 }
 
 /// A GUP reference or pin held by a process (`pin … -> gN`).

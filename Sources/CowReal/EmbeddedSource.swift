@@ -1291,6 +1291,14 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			return;
 		}
 		struct cf_reg *src = &R->procs[p].reg[r];
+		if (src->huge == CF_HUGE_HUGETLB) {
+			/* As the kernel and the model (HugetlbRange): a hugetlb length is aligned up
+			 * to whole huge pages, so every page of them moves. (Off a boundary or past
+			 * the VMA the kernel refuses, EINVAL / EFAULT.) */
+			int m = 1 << (src->order >= 0 && src->order < 9 ? src->order : 9);
+			int aligned = (count + m - 1) / m * m;
+			if (from % m == 0 && from + aligned <= src->pages) count = aligned;
+		}
 		uint64_t sa = cf_va(src, from), len = cf_span(src, from, count);
 		uint64_t dst = 0;
 		if (count > 0) {

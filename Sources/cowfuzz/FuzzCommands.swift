@@ -13,6 +13,16 @@ func campaignConfig(_ args: Args, command: String, defaultSeconds: Double?, defa
         if let b = args.value("--backend"), b != "model" {
             guard b == "real" else { throw UsageError("--backend expects model or real, got '\(b)'") }
             guard command == "fuzz" else { throw UsageError("--backend real is for fuzz and replay, not \(command)") }
+            // Options that cannot apply to the real backend are refused, never ignored.
+            if args.value("--diff") != nil {
+                throw UsageError("--diff compares two model policies; --backend real compares the real kernel with \(realModelPolicy) itself")
+            }
+            if args.value("--policies") != nil {
+                throw UsageError("--policies does not apply to --backend real (it compares the real kernel with \(realModelPolicy))")
+            }
+            if let j = args.value("--jobs"), j != "1" {
+                throw UsageError("--jobs \(j): --backend real runs one program at a time")
+            }
         }
         try rejectRealOnlyOptions(args)
         c.policies = try selectPolicies(args.value("--policies"))
@@ -180,17 +190,30 @@ func padded(_ s: String, _ n: Int) -> String { s.count >= n ? s + " " : s + Stri
 /// `cowfuzz fuzz`: a coverage-guided swarm campaign over the policies.
 func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     let args = try Args(argv, command: "fuzz")
-    let c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
+    var c = try campaignConfig(args, command: "fuzz", defaultSeconds: 20, defaultRuns: nil)
     try checkOutputs(args, config: c)
     let skipped = try checkStores([c.corpusDir, c.crashesDir].compactMap { $0 }, command: "fuzz", strict: args.flag("--strict"))
     if let dir = c.crashesDir {
         for name in CrashWriter.cleanOrphans(in: dir) { printErr("cowfuzz fuzz: removed \(name) from \(dir) (left by an interrupted run)") }
     }
-    if args.value("--backend") == "real" { return try runRealFuzz(args, config: c) }
+    var judge: RealJudge?
+    if args.value("--backend") == "real" {
+        try requireRealBackend()
+        let tiers = try realTiers(args)
+        let j = RealJudge(tiers: tiers)
+        judge = j
+        c.generator = try realGenerator(c.generator, tiers: tiers)
+        c.jobs = 1
+        c.backend = realCampaignBackend(tiers: tiers, judge: j)
+    }
     let quiet = args.flag("--quiet")
     if !quiet {
         let budget = c.runs.map { "\($0) programs" } ?? "\(c.seconds.map { String(format: "%g", $0) } ?? "?")s"
-        printErr("cowfuzz fuzz: seed \(c.seed), \(budget), \(c.jobs) job(s), \(c.policies.count) policies"
+        let on: String? = judge.map { j in
+            "the real kernel and \(realModelPolicy), one program at a time, tiers [\(j.tierText)]"
+        }
+        let what = on ?? "\(c.policies.count) policies"
+        printErr("cowfuzz fuzz: seed \(c.seed), \(budget), \(c.jobs) job(s), " + what
             + (c.shard.count > 1 ? ", shard \(c.shard.index)/\(c.shard.count)" : "")
             + (c.corpusDir.map { ", corpus \($0)" } ?? "") + (c.crashesDir.map { ", crashes \($0)" } ?? ""))
     }
@@ -199,6 +222,7 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     print(String(format: "%d programs in %.1fs (%.0f/s), coverage %d, %d signatures, %d new%@",
                  r.stats.programs, r.stats.seconds, r.stats.programsPerSecond, r.stats.coverage, r.findings.count,
                  r.stats.newFindings, r.interrupted ? " (interrupted)" : ""))
+    if let judge { print(judge.figuresText) }
     if !skipped.isEmpty { print("\(skipped.count) file(s) of the corpus or crashes directories skipped: they do not parse (see the warnings)") }
     if !r.findings.isEmpty {
         printRootCauses(r)

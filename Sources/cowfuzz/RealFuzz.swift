@@ -2,23 +2,42 @@ import CowFuzz
 import CowModel
 import CowOracle
 import CowReal
-import Dispatch
 import Foundation
 
-/// `cowfuzz fuzz --backend real`: programs the kernel here can execute run on the real
-/// kernel and on `linux-6.x`. An oracle violation on the real kernel (`KIND OP real`) or
-/// a difference in observations (`divergence OP real,linux-6.x`) is a finding, shrunk
-/// against the real kernel itself and written to `crashes/` with `@expect` lines for
-/// every model policy and for `real`.
+/// `cowfuzz fuzz --backend real`: the same campaign as the model's (budget, seed,
+/// `--shard`, pools guided by linux-6.x's coverage, shrinking, crash files with
+/// sidecars, `--report`, `--junit`, `--summary`), on a backend that runs each program on
+/// the real kernel and on linux-6.x. A finding is an oracle violation on the real kernel
+/// (`KIND OP real`), or a different op outcome, observation or page state
+/// (`op-outcome|divergence|state · first difference at OP · real vs linux-6.x`), shrunk
+/// against the real kernel itself.
 ///
-/// One program at a time, each in a fresh process tree pinned to one CPU; the budget,
-/// seed, `--ops`, `--max-ops`, `--crashes` and `--real-tiers` options apply. Results
-/// follow the seed as far as the kernel is deterministic (it is, pinned to one CPU, for
-/// everything but the KSM scanner's timing).
-func runRealFuzz(_ args: Args, config c: CampaignConfig) throws -> Int32 {
-    try requireRealBackend()
-    let tiers = try realTiers(args)
-    var gen = c.generator
+/// One program at a time, each in a fresh process tree pinned to one CPU. Programs keep
+/// only the ops the kernel here can run with the given tiers (no races or migration;
+/// `ksm` and `swapout` need their tier), so a reproducer replays as it was judged.
+/// Results follow the seed as far as the kernel is deterministic (pinned to one CPU it
+/// is, but for the KSM scanner's timing).
+func realCampaignBackend(tiers: RealTiers, judge: RealJudge) -> CampaignBackend {
+    let tierArg = tiers.isEmpty ? "" : " --real-tiers " + judge.tierText
+    return CampaignBackend(
+        name: "real", policyNames: [RealBackend.policyName, realModelPolicy],
+        makeExecutor: { RealProgramExecutor(judge: judge) },
+        maxJobs: 1,
+        prepare: { prog in
+            prog.ops.removeAll { RealBackend.staticallyUnsupported($0, tiers: tiers) != nil }
+        },
+        expectations: { prog in
+            guard let run = try? RealBackend.run(prog, tiers: tiers) else { return [] }
+            let v = Checker.judge(prog, trace: run.trace, policy: RealBackend.policyName)
+            return [Expectation(policy: RealBackend.policyName, verdicts: VerdictSet(v.map(\.verdict)))]
+        },
+        replayOptions: " --backend real" + tierArg)
+}
+
+/// The generator of a real campaign: the kinds the kernel here can run with these tiers,
+/// programs of at most 24 ops (each op is a round trip to a process).
+func realGenerator(_ g: GeneratorConfig, tiers: RealTiers) throws -> GeneratorConfig {
+    var gen = g
     gen.kinds = gen.kinds.filter { k in
         switch k {
         case .race, .migrate: return false
@@ -27,54 +46,57 @@ func runRealFuzz(_ args: Args, config c: CampaignConfig) throws -> Int32 {
         default: return true
         }
     }
-    guard !gen.kinds.isEmpty else { throw UsageError("--ops leaves nothing the real kernel here can execute") }
+    guard gen.kinds.contains(where: \.observes) else {
+        throw UsageError("--ops leaves no observing op the real kernel here can execute")
+    }
     gen.maxOps = min(gen.maxOps, 24)
     gen.minOps = min(gen.minOps, gen.maxOps)
-    let generator = ProgramGenerator(gen)
-    let judge = RealJudge(tiers: tiers)
-    let stop = RealFuzzStop()
-    let quiet = args.flag("--quiet")
-    let crashes = c.crashesDir ?? "crashes"
-    var seen = Set(CorpusStore.programs(in: crashes).compactMap { Signature(text: $0.program.comments.first?.trimmingCharacters(in: .whitespaces) ?? "")?.text })
-    if let corpus = c.corpusDir {
-        for (_, p) in CorpusStore.programs(in: corpus) { if let s = judge.signature(p) { seen.insert(s.text) } }
-    }
-    let start = Date()
-    var programs = 0, newFindings: [(Signature, String, Int)] = []
-    if !quiet { printErr("cowfuzz fuzz --backend real: seed \(c.seed), one program at a time, tiers [\(RealTiers.words.filter { tiers.contains($0.0) }.map(\.1).joined(separator: ","))]") }
-    while !stop.requested {
-        if let runs = c.runs, programs >= runs { break }
-        if c.runs == nil, Date().timeIntervalSince(start) >= (c.seconds ?? 20) { break }
-        var prog = generator.program(seed: SplitMix64.derive(c.seed, UInt64(programs)))
-        prog.ops.removeAll { RealBackend.staticallyUnsupported($0, tiers: tiers) != nil }
-        programs += 1
-        guard let sig = judge.signature(prog), seen.insert(sig.text).inserted else { continue }
-        let shrinker = Shrinker(policies: [PolicyRegistry.current])
-        shrinker.shouldStop = { stop.requested }
-        let r = shrinker.shrink(prog, signature: sig, where: { judge.signature($0) == sig })
-        let path = try writeRealFinding(r.program, signature: sig, dir: crashes, seed: c.seed, index: programs - 1,
-                                        originalOps: prog.ops.count, calls: r.predicateCalls, tiers: tiers)
-        newFindings.append((sig, path, r.program.ops.count))
-        if !quiet { printErr("new: \(sig.text) → \(path) (\(r.program.ops.count) ops)") }
-    }
-    let secs = Date().timeIntervalSince(start)
-    print(String(format: "%d real programs in %.1fs (%.0f/s), %d new signature(s)%@", programs, secs,
-                 Double(programs) / max(secs, 1e-9), newFindings.count, stop.requested ? " (interrupted)" : ""))
-    print(judge.figuresText)
-    for (s, p, n) in newFindings { print("\(s.text)  \(n) ops  \(p)") }
-    return newFindings.isEmpty ? 0 : 1
+    return gen
 }
 
-/// Runs a program on the real kernel and on linux-6.x and names what went wrong.
-final class RealJudge {
+/// A campaign worker's executor on the real kernel: policy 0 is `real`, policy 1
+/// `linux-6.x`, whose coverage and counters guide the pools.
+final class RealProgramExecutor: ProgramExecutor {
+    let judge: RealJudge
+    let model: DifferentialExecutor
+    var modelSummary = ExecutionSummary(policies: 1)
+    var policyNames: [String] { [RealBackend.policyName, realModelPolicy] }
+
+    init(judge: RealJudge) {
+        self.judge = judge
+        model = DifferentialExecutor(policies: [PolicyRegistry.current])
+    }
+
+    func run(_ program: Program, into summary: inout ExecutionSummary) {
+        summary.keys.removeAll()
+        model.run(program, into: &modelSummary)
+        summary.coverage[0] = Coverage()
+        summary.coverage[1] = modelSummary.coverage[0]
+        summary.counters[1] = modelSummary.counters[0]
+        let before = judge.opsRun
+        if let sig = judge.signature(program) {
+            summary.keys.add(sig.key, policy: 0)
+            if sig.kind.isDivergence { summary.keys.add(sig.key, policy: 1) }
+        }
+        summary.opsExecuted = judge.opsRun - before
+        summary.counters[0] = Counters()
+        summary.counters[0].opsExecuted = summary.opsExecuted
+    }
+}
+
+/// Runs a program on the real kernel and on linux-6.x and names what went wrong; keeps
+/// the figures of every run (the shrinker's included). Used by one worker at a time.
+final class RealJudge: @unchecked Sendable {
     let tiers: RealTiers
     let model = PolicyRegistry.current
-    /// Figures over every program judged (the shrinker's calls included).
     var runs = 0, fullRuns = 0, partialRuns = 0, notRunRuns = 0, timeouts = 0, opsRun = 0, opsNotRun = 0
     var notRunReasons: [String: Int] = [:]
     var helperErrors: [String: Int] = [:]
 
     init(tiers: RealTiers) { self.tiers = tiers }
+
+    /// `ksm,swap,hugetlb`.
+    var tierText: String { RealTiers.words.filter { tiers.contains($0.0) }.map(\.1).joined(separator: ",") }
 
     /// The finding's signature, or nil when the kernel and the model agree and the
     /// oracle accepts the real run (or the run timed out, or nothing ran).
@@ -111,53 +133,9 @@ final class RealJudge {
 
     /// The figures in one paragraph.
     var figuresText: String {
-        var s = "\(runs) real run(s) (shrinking included): \(fullRuns) full, \(partialRuns) partial, \(notRunRuns) not run, \(timeouts) timed out; \(opsRun) op(s) executed, \(opsNotRun) not run here"
+        var s = "\(runs) real run(s) (corpus and crashes probes and shrinking included): \(fullRuns) full, \(partialRuns) partial, \(notRunRuns) not run, \(timeouts) timed out; \(opsRun) op(s) executed, \(opsNotRun) not run here"
         for (why, n) in notRunReasons.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) { s += "\n  not run here: \(n) × \(why)" }
         for (why, n) in helperErrors.sorted(by: { ($0.value, $1.key) > ($1.value, $0.key) }) { s += "\n  helper error: \(n) × \(why)" }
         return s
     }
-}
-
-/// Ctrl-C: stop after the current program and write what was found.
-final class RealFuzzStop: @unchecked Sendable {
-    private let lock = NSLock()
-    private var flag = false
-    private var source: DispatchSourceSignal?
-
-    init() {
-        signal(SIGINT, SIG_IGN)
-        let s = DispatchSource.makeSignalSource(signal: SIGINT, queue: .global())
-        s.setEventHandler { [weak self] in self?.set() }
-        s.resume()
-        source = s
-    }
-
-    private func set() { lock.lock(); flag = true; lock.unlock() }
-    var requested: Bool { lock.lock(); defer { lock.unlock() }; return flag }
-}
-
-/// Writes a real-kernel finding atomically: the program, its signature as the first
-/// comment, how it was found, the replay command, and `@expect` lines for every model
-/// policy and for `real`.
-func writeRealFinding(_ program: Program, signature: Signature, dir: String, seed: UInt64, index: Int,
-                      originalOps: Int, calls: Int, tiers: RealTiers) throws -> String {
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    var prog = program.bare
-    let path = (dir as NSString).appendingPathComponent(signature.fileStem + ".cow")
-    var exps = Checker.check(prog, options: RunOptions(paranoid: true)).map { Expectation(policy: $0.policy, verdicts: $0.verdicts) }
-    if let run = try? RealBackend.run(prog, tiers: tiers) {
-        let v = Checker.judge(prog, trace: run.trace, policy: RealBackend.policyName)
-        exps.append(Expectation(policy: RealBackend.policyName, verdicts: VerdictSet(v.map(\.verdict))))
-    }
-    prog.expectations = exps
-    let tierArg = tiers.isEmpty ? "" : " --real-tiers \(RealTiers.words.filter { tiers.contains($0.0) }.map(\.1).joined(separator: ","))"
-    prog.comments = [
-        " \(signature.text)",
-        " Found by 'cowfuzz fuzz --backend real' (seed \(seed)), program #\(index) (\(originalOps) ops),",
-        " shrunk on the real kernel to \(program.ops.count) ops in \(calls) predicate calls.",
-        " Replay: cowfuzz replay \(path) --backend real\(tierArg)",
-        " Export: cowfuzz export-c \(path) -o repro.c",
-    ]
-    try CrashWriter.atomicWrite(Data(prog.text.utf8), to: path)
-    return path
 }

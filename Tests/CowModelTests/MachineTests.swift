@@ -44,6 +44,11 @@ extension Machine {
             ("mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nread p0 r0[1]\nfork p0 -> p1", true),
             ("mmap p0 r0 pages=2 file\nwrite p0 r0[0] 1\nread p0 r0[1]\nfork p0 -> p1", true),
             ("mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nmadvise p0 r0 dontneed\nread p0 r0[1]\nfork p0 -> p1", true),
+            // The anon_vma is per VMA: mprotect split r0, and only page 0's VMA faulted
+            // an anonymous page in (found by the second 10-minute real fuzz on 6.18).
+            ("mmap p0 r0 pages=2\nmprotect p0 r0 ro from=0 count=1\nread p0 r0[1]\npokemem p0 r0[0] 1\nfork p0 -> p1", false),
+            // ... and a merge back gives the anon_vma to the whole VMA.
+            ("mmap p0 r0 pages=2\nmprotect p0 r0 ro from=0 count=1\nread p0 r0[1]\npokemem p0 r0[0] 1\nmprotect p0 r0 rw from=0 count=1\nfork p0 -> p1", true),
         ] {
             let (m, st, _) = machine(Linux6_x.self, text)
             #expect(st.allSatisfy { $0.executed }, "\(text)")
