@@ -61,6 +61,19 @@ extension Machine {
         #expect(obs[3] == 0)
     }
 
+    /// wp_can_reuse_anon_folio settles only when reuse is possible: a folio two processes
+    /// map (refcount above 1 + the swap cache) keeps its swap cache when one of them
+    /// writes and copies; the last mapper's write then frees it and reuses the page.
+    @Test func aSharedFolioKeepsItsSwapCacheWhenOneMapperCopies() {
+        let text = "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nswapout p0 r0[0]\nwrite p0 r0[0] 2\nfork p0 -> p1\nwrite p0 r0[0] 4"
+        let (m, st, _) = machine(Linux6_x.self, text)
+        #expect(st.allSatisfy { $0.executed })
+        #expect(m.frame(1, 0, 0).swapcache, "p1's page keeps its swap cache (6.18 does)")
+        #expect(!m.frame(0, 0, 0).swapcache, "p0 wrote into a copy")
+        let (m2, _, _) = machine(Linux6_x.self, text + "\nwrite p1 r0[0] 5")
+        #expect(!m2.frame(1, 0, 0).swapcache && m2.entry(1, 0, 0).writable, "the last mapper frees it and reuses")
+    }
+
     /// A folio read from swap waits in the LRU-add batch with an extra reference, so a
     /// write-in right after keeps its swap cache on 5.19+; after a drain it is freed.
     @Test func aFolioReadFromSwapJoinsTheLRUBatch() {
