@@ -36,6 +36,28 @@ import TestSupport
         #expect(st[1] == .executed && st[3] == .executed)
     }
 
+    /// MADV_COLLAPSE on 6.18 (the real backend, after a 10-minute real fuzz): a block
+    /// without a present page other than the zero page is refused, whether it was never
+    /// faulted, zapped, or holds only zero-page entries; a PMD (the huge zero page too)
+    /// counts as collapsed and is left as it is.
+    @Test func collapseNeedsAPageAndLeavesAPMDAlone() {
+        let thp = "mmap p0 r0 pages=4 thp\n"
+        for (body, refused) in [
+            ("madvise p0 r0 collapse", true),
+            ("madvise p0 r0 nohugepage\nwrite p0 r0[0] 1\nmadvise p0 r0 dontneed\nmadvise p0 r0 hugepage\nmadvise p0 r0 collapse", true),
+            ("madvise p0 r0 nohugepage\nread p0 r0[0]\nmadvise p0 r0 hugepage\nmadvise p0 r0 collapse", true),
+            ("write p0 r0[0] 1\nmadvise p0 r0 dontneed\nmadvise p0 r0 collapse", true),
+            ("madvise p0 r0 nohugepage\nwrite p0 r0[1] 1\nmadvise p0 r0 hugepage\nmadvise p0 r0 collapse", false),
+        ] {
+            let (m, st, _) = machine(Linux6_x.self, thp + body)
+            #expect(st.last == (refused ? .failed(.refusedByKernel) : .executed), "\(body)")
+            if !refused { #expect(m.entry(0, 0, 0).pmd && m.entry(0, 0, 1).pmd, "\(body)") }
+        }
+        let (z, zst, _) = machine(Linux6_x.self, thp + "read p0 r0[0]\nmadvise p0 r0 collapse")
+        #expect(zst.last == .executed)
+        #expect(z.entry(0, 0, 0).pmd && z.entry(0, 0, 0).frame == MachineState.zeroFrame, "the huge zero page stays")
+    }
+
     /// More answers of 6.18 found by the real backend's strict comparison: flags that do
     /// not change split nothing (mprotect_fixup, madvise_update_vma), MADV_COLLAPSE honours
     /// VM_NOHUGEPAGE, and MADV_PAGEOUT refuses hugetlb and drops unshared page-cache pages.
