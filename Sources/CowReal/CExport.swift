@@ -1,5 +1,6 @@
-import Foundation
+import CRealKernel
 import CowModel
+import Foundation
 
 /// `cowfuzz export-c`: one self-contained C file, the executor source plus one program
 /// as data, that compiles with `cc -O2 -o repro repro.c` on any Linux machine, prints
@@ -10,6 +11,11 @@ public enum CExport {
     public static var executorSource: String {
         "#define _GNU_SOURCE 1\n#define CF_AMALGAMATED 1\n" + headerSource + "\n" + implementationSource + "\n"
     }
+
+    /// Sources/CRealKernel/include/cowreal.h as compiled into this binary (#embed).
+    static let headerSource = String(cString: cf_embedded_header())
+    /// Sources/CRealKernel/cowreal.c as compiled into this binary (#embed).
+    static let implementationSource = String(cString: cf_embedded_implementation())
 
     /// What an exported reproducer checks for one observing op.
     public struct Expectation: Hashable, Sendable {

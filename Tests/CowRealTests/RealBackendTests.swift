@@ -25,13 +25,15 @@ enum RealHere {
 
 @Suite("real kernel backend", .serialized)
 struct RealBackendTests {
-    @Test("the embedded C source is the one in Sources/CRealKernel")
-    func embeddedSourceIsCurrent() throws {
+    /// The source export-c and the fallback build use is #embed-ded from the files the
+    /// target compiles (Sources/CRealKernel/cowsource.c): this checks the wiring (paths,
+    /// NUL termination), not a copy, since there is none to drift.
+    @Test("the executor source is embedded (#embed) from the C files this binary was built from")
+    func executorSourceIsEmbedded() throws {
         let dir = packageRoot.appendingPathComponent("Sources/CRealKernel")
         let h = try String(contentsOf: dir.appendingPathComponent("include/cowreal.h"), encoding: .utf8)
         let c = try String(contentsOf: dir.appendingPathComponent("cowreal.c"), encoding: .utf8)
-        let expected = "#define _GNU_SOURCE 1\n#define CF_AMALGAMATED 1\n" + h + c
-        #expect(CExport.executorSource == expected, "run Scripts/embed-c-source.sh")
+        #expect(CExport.executorSource == "#define _GNU_SOURCE 1\n#define CF_AMALGAMATED 1\n" + h + "\n" + c + "\n")
     }
 
     @Test("fork, write, read: copies are isolated and visible as frames", .enabled(if: RealHere.available, RealHere.why))
