@@ -644,6 +644,28 @@ struct cf_reg {
 	struct cf_pg *pg;
 };
 
+/* Allocations never fail silently: out of memory the executor says so and exits 3,
+ * which the Swift side reports as an internal error (a helper that died). */
+static void *cf_xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p) {
+		fprintf(stderr, "cowreal: out of memory (%zu x %zu bytes)\n", n, size);
+		_exit(3);
+	}
+	return p;
+}
+
+static void *cf_xrealloc(void *old, size_t size)
+{
+	void *p = realloc(old, size ? size : 1);
+	if (!p) {
+		fprintf(stderr, "cowreal: out of memory (%zu bytes)\n", size);
+		_exit(3);
+	}
+	return p;
+}
+
 /* The real page offset of model boundary b (0 <= b <= pages) of a region. */
 static uint64_t cf_map(const struct cf_reg *g, long b)
 {
@@ -1135,7 +1157,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		g->backing = op->val;
 		g->huge = op->flags;
 		g->addr = rep.addr;
-		g->pg = calloc((size_t)op->pages, sizeof *g->pg);
+		g->pg = cf_xcalloc((size_t)op->pages, sizeof *g->pg);
 		for (int k = 0; k < op->pages; k++) {
 			g->pg[k].mapped = 1;
 			g->pg[k].w = 1;
@@ -1218,7 +1240,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		d->order = src->order;
 		d->phase = src->order < 9 ? (int)((src->phase + from) % (1L << src->order)) : 0;
 		d->addr = dst;
-		d->pg = calloc((size_t)(count ? count : 1), sizeof *d->pg);
+		d->pg = cf_xcalloc((size_t)count, sizeof *d->pg);
 		for (int k = 0; k < count; k++) {
 			d->pg[k] = src->pg[from + k];
 			memset(&src->pg[from + k], 0, sizeof(struct cf_pg));
@@ -1326,7 +1348,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 				if (pg->pg[k].mapped && !pg->pg[k].dontfork) any = 1;
 			if (!any) continue;
 			*cg = *pg;
-			cg->pg = calloc((size_t)pg->pages, sizeof *cg->pg);
+			cg->pg = cf_xcalloc((size_t)pg->pages, sizeof *cg->pg);
 			for (int k = 0; k < pg->pages; k++)
 				if (pg->pg[k].mapped && !pg->pg[k].dontfork) cg->pg[k] = pg->pg[k];
 		}
@@ -1674,7 +1696,7 @@ static int cf_run_program(const struct cf_op *ops, int nops, const struct cf_opt
 	snprintf(path, sizeof path, "/proc/%d/pagemap", (int)pid);
 	R->procs[0].pmfd = open(path, O_RDONLY | O_CLOEXEC);
 
-	struct cf_result *res = malloc(sizeof *res);
+	struct cf_result *res = cf_xcalloc(1, sizeof *res);
 	for (int i = 0; i < nops; i++) {
 		if (R->timedout || R->aborted) {
 			memset(res, 0, sizeof *res);
@@ -1909,7 +1931,7 @@ int cf_server_main(int argc, char **argv)
 			fflush(stdout);
 			continue;
 		}
-		ops = realloc(ops, sizeof *ops * (size_t)(nops ? nops : 1));
+		ops = cf_xrealloc(ops, sizeof *ops * (size_t)(nops ? nops : 1));
 		int ok = 1;
 		for (int i = 0; i < nops; i++) {
 			struct cf_op *o = &ops[i];
