@@ -71,6 +71,8 @@ public struct CampaignStats: Sendable {
     public var coverageByPolicy: [Int] = []
     public var findings = 0
     public var newFindings = 0
+    /// Findings that did not show again when re-run (`FindingStatus.flaky`).
+    public var flakyFindings = 0
     public var poolSize = 0
     public var programsPerSecond: Double { seconds > 0 ? Double(programs) / seconds : 0 }
 }
@@ -350,21 +352,34 @@ public final class Campaign: @unchecked Sendable {
                         }
                     }
                 }
+                /// Writes a finding's reproducer and sidecar (keeping a smaller one there).
+                func write(_ f: inout Finding) {
+                    guard let dir = c.crashesDir else { return }
+                    do {
+                        let w = try CrashWriter(directory: dir, backend: c.backend).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
+                        f.path = w.path
+                        f.keptExisting = w.outcome == .keptSmaller
+                    } catch {
+                        writeErrors.append("\(f.signature.text): \(error)")
+                    }
+                }
                 for (k, (key, _, _)) in fresh.enumerated() {
                     var f = findings[key]!
                     if let s = shrunk[k] {
                         f.program = s.program
                         f.shrink = s
-                    }
-                    if let dir = c.crashesDir {
-                        do {
-                            let w = try CrashWriter(directory: dir, backend: c.backend).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
-                            f.path = w.path
-                            f.keptExisting = w.outcome == .keptSmaller
-                        } catch {
-                            writeErrors.append("\(f.signature.text): \(error)")
+                        // A backend that is not deterministic did not show it again: not
+                        // written; a later program showing it is tried again.
+                        if !s.reproduced && !stopRequested {
+                            f.status = .flaky
+                            findings[key] = f
+                            stats.flakyFindings += 1
+                            if c.reshrinkAttempts > 0 { improving[key] = c.reshrinkAttempts }
+                            onFinding?(f)
+                            continue
                         }
                     }
+                    write(&f)
                     findings[key] = f
                     stats.newFindings += 1
                     if c.shrink && c.reshrinkAttempts > 0 { improving[key] = c.reshrinkAttempts }
@@ -373,22 +388,23 @@ public final class Campaign: @unchecked Sendable {
                 for (k, (key, i, o)) in retry.enumerated() {
                     guard var f = findings[key], let s = shrunk[fresh.count + k], let prog = o.program else { continue }
                     f.shrunkPrograms += 1
-                    if s.program.isShortlexSmaller(than: f.program) {
+                    let confirmed = f.status == .flaky && s.reproduced
+                    if f.status == .flaky && !confirmed { findings[key] = f; continue }
+                    if confirmed || s.program.isShortlexSmaller(than: f.program) {
                         f.program = s.program
                         f.shrink = s
                         f.programIndex = i
                         f.origin = o.origin
                         f.originalOps = prog.ops.count
                         f.swarm = o.swarm?.kinds ?? []
-                        if let dir = c.crashesDir {
-                            do {
-                                let w = try CrashWriter(directory: dir, backend: c.backend).writeKeepingSmaller(f, seed: c.seed, commandLine: c.commandLine)
-                                f.path = w.path
-                                f.keptExisting = w.outcome == .keptSmaller
-                            } catch {
-                                writeErrors.append("\(f.signature.text): \(error)")
-                            }
+                        if confirmed {
+                            // Shown again and reproduced this time: a new finding after all.
+                            f.status = .new
+                            stats.flakyFindings -= 1
+                            stats.newFindings += 1
                         }
+                        write(&f)
+                        if confirmed { onFinding?(f) }
                     }
                     findings[key] = f
                 }

@@ -117,7 +117,8 @@ public struct CrashWriter: Sendable {
         let options = backend?.replayOptions ?? ""
         var comments = [
             " \(f.signature.text)",
-            " eras: \(f.signature.eraRange())" + (f.bug.map { "; catalogued: \($0.label)" } ?? ""),
+            (backend.map { " on: \(f.signature.eraRange(among: $0.policyNames))" } ?? " eras: \(f.signature.eraRange())")
+                + (f.bug.map { "; catalogued: \($0.label)" } ?? ""),
             " Found by '\(commandLine)' (seed \(seed)), program #\(f.programIndex) (\(f.origin == .mutant ? "a mutant of a pool program" : "a fresh program"), \(f.originalOps) ops),",
         ]
         if let s = f.shrink {

@@ -8,6 +8,10 @@ public enum FindingStatus: String, Hashable, Sendable, Codable {
     case known
     /// A file already in `crashes/` shows it (found by an earlier run, not triaged yet).
     case seen
+    /// Shown once, but not again when the shrinker re-ran the same program: a backend
+    /// that is not deterministic (the real kernel: a THP allocation that fails, ksmd's
+    /// timing). Reported, never written to `crashes/`, not counted as new.
+    case flaky
 }
 
 /// How a finding's first program came to be.

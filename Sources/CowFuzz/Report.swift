@@ -142,7 +142,7 @@ public enum JUnitReport {
                 let bug = f.bug.map { "catalogued: \($0.label)\n" } ?? ""
                 out += esc(bug + "eras: \(f.signature.eraRange(among: result.policies))\nreproducer \(path) (\(f.ops) ops); replay: cowfuzz replay \(path)\n\n" + f.program.text)
                 out += "</failure>\n"
-            case .known, .seen:
+            case .known, .seen, .flaky:
                 out += "      <system-out>\(esc("\(f.status.rawValue): \(f.path ?? "")"))</system-out>\n"
             }
             out += "    </testcase>\n"

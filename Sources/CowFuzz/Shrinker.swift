@@ -24,6 +24,9 @@ public struct ShrinkResult: Sendable {
     public var seconds: Double
     /// False when the shrinker was stopped before reaching a fixpoint.
     public var complete: Bool
+    /// False when the program did not show the signature when run again (nothing was
+    /// shrunk): the finding is flaky.
+    public var reproduced = true
 
     public var predicateCalls: Int { passes.reduce(0) { $0 + $1.calls } }
     public var memoHits: Int { passes.reduce(0) { $0 + $1.memoHits } }
@@ -160,7 +163,11 @@ public final class Shrinker {
             target = k
         }
         pass = 0
-        guard test(current) else { return result }
+        guard test(current) else {
+            result.passes = stats
+            result.reproduced = false
+            return result
+        }
         var stopped = false
         /// Tries a candidate; takes it if shortlex-smaller and it keeps the signature.
         func attempt(_ c: Program) -> Bool {

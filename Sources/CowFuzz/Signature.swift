@@ -181,6 +181,8 @@ public struct Signature: Sendable, Comparable, Codable, CustomStringConvertible,
     public static func eraRange(_ shown: [String], among run: [String], sayFixed: Bool = true) -> String {
         let order = run.filter { shown.contains($0) }
         guard !order.isEmpty else { return "-" }
+        // Columns that are not all eras (the real kernel beside linux-6.x): no range to tell.
+        if run.contains(where: { PolicyRegistry.named($0) == nil }) { return order.joined(separator: ", ") }
         var runs: [(Int, Int)] = []
         for name in order {
             guard let i = run.firstIndex(of: name) else { continue }

@@ -222,6 +222,9 @@ func runFuzz(_ argv: ArraySlice<String>) throws -> Int32 {
     print(String(format: "%d programs in %.1fs (%.0f/s), coverage %d, %d signatures, %d new%@",
                  r.stats.programs, r.stats.seconds, r.stats.programsPerSecond, r.stats.coverage, r.findings.count,
                  r.stats.newFindings, r.interrupted ? " (interrupted)" : ""))
+    if r.stats.flakyFindings > 0 {
+        print("\(r.stats.flakyFindings) flaky signature(s): shown once and not again when the same program ran again (not written; see the table)")
+    }
     if let judge { print(judge.figuresText) }
     if !skipped.isEmpty { print("\(skipped.count) file(s) of the corpus or crashes directories skipped: they do not parse (see the warnings)") }
     if !r.findings.isEmpty {

@@ -55,6 +55,7 @@ import TestSupport
         let path = try #require(f.path)
         let text = try String(contentsOfFile: path, encoding: .utf8)
         #expect(text.contains("@expect fake isolation"), "\(text)")
+        #expect(text.contains("# on: fake, linux-6.x"), "no era range over backend columns:\n\(text)")
         #expect(text.contains("Replay: cowfuzz replay \(path) --backend fake"), "\(text)")
         #expect(text.contains("Explain: cowfuzz explain \(path) --backend fake"), "\(text)")
         let sidecar = try Data(contentsOf: URL(fileURLWithPath: String(path.dropLast(4)) + ".json"))
@@ -66,6 +67,38 @@ import TestSupport
         #expect(report.settings.policies == ["fake", "linux-6.x"])
         #expect(report.findings.map(\.signature) == r.findings.map(\.signature.text))
         #expect(JUnitReport.xml(r, seed: 5).contains("fake vs linux-6.x"))
+    }
+
+    /// A backend that shows its "divergence" only on the first run of each program text.
+    final class OnceExecutor: ProgramExecutor {
+        var seen = Set<String>()
+        var policyNames: [String] { ["fake", "linux-6.x"] }
+        func run(_ program: Program, into summary: inout ExecutionSummary) {
+            summary.keys.removeAll()
+            let first = seen.insert(program.text).inserted
+            if first && program.ops.contains(where: { $0.kind == .fork }) && program.ops.contains(where: { $0.kind == .read }) {
+                let key = SignatureKey(kind: .divergence, culprit: .none, opKind: .fork)
+                summary.keys.add(key, policy: 0)
+                summary.keys.add(key, policy: 1)
+            }
+        }
+    }
+
+    @Test("a finding that does not show again when its program is re-run is flaky: reported, not written, not new")
+    func aFindingThatDoesNotReproduceIsFlaky() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var c = CampaignConfig()
+        c.seed = 5
+        c.runs = 100
+        c.backend = CampaignBackend(name: "fake", policyNames: ["fake", "linux-6.x"], makeExecutor: { OnceExecutor() }, maxJobs: 1)
+        c.crashesDir = dir.path
+        let r = Campaign(c).run()
+        let f = try #require(r.findings.first)
+        #expect(f.status == .flaky && f.path == nil)
+        #expect(r.stats.newFindings == 0 && r.stats.flakyFindings == 1)
+        #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".cow") }.isEmpty)
+        #expect(!JUnitReport.xml(r, seed: 5).contains("<failure "))
     }
 
     @Test("the same seed and runs give the same findings on a backend at any --jobs (it caps them)")
