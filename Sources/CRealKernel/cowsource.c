@@ -1,7 +1,7 @@
 /* cowsource.c - the executor's own source text, for `cowfuzz export-c` and for the
  * helper's fallback build: C23 #embed puts the very files this target compiles into it,
  * so the text can never drift from the code. */
-#include "cowsource.h"
+#include "cowreal.h"
 
 #pragma clang diagnostic push
 #pragma clang diagnostic ignored "-Wc23-extensions"

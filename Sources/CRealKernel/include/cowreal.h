@@ -102,4 +102,9 @@ int cf_server_main(int argc, char **argv);
 /* The main of a standalone reproducer: runs one program, prints kselftest-style results. */
 int cf_standalone_main(const struct cf_program *prog, int argc, char **argv);
 
+/* include/cowreal.h and cowreal.c, verbatim and NUL-terminated, as compiled into this
+ * binary (cowsource.c, C23 #embed; absent from a standalone reproducer). */
+const char *cf_embedded_header(void);
+const char *cf_embedded_implementation(void);
+
 #endif
