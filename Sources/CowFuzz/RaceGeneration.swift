@@ -11,6 +11,9 @@ extension ProgramGenerator {
         (.mprotect, 1), (.vmsplice, 1), (.exit, 1), (.unpin, 1),
     ]
 
+    /// `raceLaneKinds` as a bitmask of `OpKind.rawValue`.
+    static let raceLaneMask: UInt32 = raceLaneKinds.reduce(0) { $0 | 1 << UInt32($1.0.rawValue) }
+
     /// A race of 2 (sometimes 3) lanes with a random schedule.
     /// Lanes are drawn only from the run's op kinds (`--ops`); a swarm never draws a
     /// race when none of them is a lane kind (`GeneratorConfig.hasRaceLanes`).
@@ -75,8 +78,12 @@ extension ProgramGenerator {
 extension GeneratorConfig {
     /// The race lane kinds and weights of the run's op kinds.
     var raceLaneKinds: [(OpKind, Int)] { ProgramGenerator.raceLaneKinds.filter { kinds.contains($0.0) } }
-    /// Whether a race can be drawn: some lane kind is among the op kinds.
-    var hasRaceLanes: Bool { !raceLaneKinds.isEmpty }
+    /// Whether a race can be drawn: some lane kind is among the op kinds (no allocation:
+    /// every swarm draw asks).
+    var hasRaceLanes: Bool {
+        for k in kinds where ProgramGenerator.raceLaneMask & (1 << UInt32(k.rawValue)) != 0 { return true }
+        return false
+    }
 }
 
 extension Op {
