@@ -298,6 +298,12 @@ public struct Machine<P: Policy>: Sendable {
             for k in from..<(from + count) { s.slots[base + k].vm.insert(.wipeonfork) }
         case .hugepage, .nohugepage:
             guard reg.huge != .hugetlb else { return .skipped(.notApplicable) }
+            // A flag change splits the VMA, and with it a PMD it cuts (the real backend:
+            // `madvise nohugepage` on part of a PMD-mapped THP); unchanged flags split nothing.
+            let flag: VMFlags = advice == .hugepage ? .hugepage : .nohugepage
+            if (from..<(from + count)).contains(where: { !s.slots[base + $0].vm.contains(flag) }) {
+                splitPMDsCrossing(p, r, from, count)
+            }
             for k in from..<(from + count) {
                 if advice == .hugepage {
                     s.slots[base + k].vm.insert(.hugepage); s.slots[base + k].vm.remove(.nohugepage)

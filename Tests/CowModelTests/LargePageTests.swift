@@ -36,6 +36,16 @@ import TestSupport
         #expect(st[1] == .executed && st[3] == .executed)
     }
 
+    /// MADV_(NO)HUGEPAGE on part of a PMD-mapped THP splits the VMA and the PMD (the
+    /// fourth 10-minute real fuzz); unchanged flags split nothing.
+    @Test func hugepageAdviceOnPartOfAPMDSplitsIt() {
+        let (m, st, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmadvise p0 r0 nohugepage from=0 count=1")
+        #expect(st.allSatisfy { $0.executed })
+        #expect(!m.entry(0, 0, 0).pmd && !m.entry(0, 0, 1).pmd, "the PMD is split")
+        let (u, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmadvise p0 r0 hugepage from=0 count=1")
+        #expect(u.entry(0, 0, 0).pmd, "unchanged flags: the PMD stays")
+    }
+
     /// MADV_COLLAPSE on 6.18 (the real backend, after a 10-minute real fuzz): a block
     /// without a present page other than the zero page is refused, whether it was never
     /// faulted, zapped, or holds only zero-page entries; a PMD (the huge zero page too)
