@@ -32,6 +32,7 @@ extension Machine {
     /// becomes KSM in place (unstable tree).
     mutating func ksmPass() -> OpStatus {
         s.drainLRU()
+        if P.ksmSplitsLargeFolios { splitLargeFoliosOfMergeableRanges() }
         var stable = [Int32](repeating: -1, count: 256)
         var unstable = [Int](repeating: -1, count: 256)
         for h in 1..<s.frames.count where s.frames[h].kind == .anon && s.frames[h].ksm && s.frames[h].head == Int32(h) {
@@ -77,6 +78,26 @@ extension Machine {
             }
         }
         return .executed
+    }
+
+    /// ksmd meets a large anonymous folio in a mergeable range: it splits it (a pinned
+    /// one refuses and stays large), and its pages are then candidates like any other.
+    mutating func splitLargeFoliosOfMergeableRanges() {
+        for p in 0..<s.procCap where s.procs[p].alive {
+            for r in 0..<s.regionCap {
+                let reg = s.regions[s.regionIndex(p, r)]
+                guard reg.exists, reg.backing == .anon, reg.huge != .hugetlb else { continue }
+                let base = s.slotIndex(p, r, 0)
+                for k in 0..<Int(reg.pages) {
+                    let sl = s.slots[base + k]
+                    guard sl.state == .present, sl.vm.contains(.mergeable), sl.frame != MachineState.zeroFrame else { continue }
+                    let h = s.head(sl.frame)
+                    let fr = s.frames[Int(h)]
+                    guard fr.kind == .anon, fr.order > 0, !fr.ksm, !fr.hugetlb else { continue }
+                    if splitFolio(h) { s.event(.folioSplit, p: p, r: r, i: k, from: h) }
+                }
+            }
+        }
     }
 
     func decode(_ si: Int) -> (Int, Int, Int, Int) {

@@ -299,9 +299,25 @@ extension Machine {
         }
         s.counters.folioSplits += 1
         s.cover(.folioSplit, h)
+        let anon = s.frames[Int(h)].kind == .anon
         // Sub-pages nobody maps are freed.
         for k in Int(h)..<(Int(h) + n) where s.frames[k].refcount == 0 { s.free(Int32(k)) }
+        if P.splitMapsZeroFilledToZeroPage && anon { mapZeroFilledToZeroPage(h, n) }
         return true
+    }
+
+    /// try_to_map_unused_to_zeropage(): after a split, every PTE of a zero-filled
+    /// sub-page (never written: content 0) maps the shared zero page instead.
+    mutating func mapZeroFilledToZeroPage(_ h: Int32, _ n: Int) {
+        for k in Int(h)..<(Int(h) + n) where s.frames[k].content == 0 && s.frames[k].mapcount > 0 && s.frames[k].kind == .anon {
+            for si in 0..<s.slots.count where s.slots[si].state == .present && s.slots[si].frame == Int32(k) {
+                s.frames[k].mapcount -= 1
+                s.put(Int32(k))
+                s.slots[si].frame = MachineState.zeroFrame
+                s.slots[si].writable = false
+                s.slots[si].exclusive = false
+            }
+        }
     }
 
     /// MADV_COLLAPSE (6.1): copy an aligned, PTE-mapped range into a new PMD-mapped THP.

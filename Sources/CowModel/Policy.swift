@@ -43,6 +43,15 @@ public protocol Policy: SendableMetatype {
     static var hugeZeroWriteAllocatesTHP: Bool { get }
     /// ~6.11 (c18160dba5ff): swap-in maps an exclusive page writable even on a read fault.
     static var swapinMapsExclusiveWritable: Bool { get }
+    /// 6.12 (b1f202060afe, "mm: remap unused subpages to shared zeropage when splitting
+    /// isolated thp"): splitting an anonymous THP maps its zero-filled sub-pages to the
+    /// shared zero page and frees them (the real backend shows it on 6.18 after splitthp
+    /// and after a KSM pass).
+    static var splitMapsZeroFilledToZeroPage: Bool { get }
+    /// ksmd splits a large anonymous folio of a mergeable range it scans, then merges its
+    /// pages one by one (observed on 6.18 by the real backend; older eras here leave
+    /// large folios alone, since when exactly this holds is not established).
+    static var ksmSplitsLargeFolios: Bool { get }
 
     /// A write (or, with `site.unshare`, an unshare) fault on a present, read-only page of
     /// anonymous memory in a private mapping: reuse it, copy it, or split the PMD first.
@@ -84,6 +93,8 @@ extension DerivedPolicy {
     @inline(__always) public static var hasMadvCollapse: Bool { Base.hasMadvCollapse }
     @inline(__always) public static var hugeZeroWriteAllocatesTHP: Bool { Base.hugeZeroWriteAllocatesTHP }
     @inline(__always) public static var swapinMapsExclusiveWritable: Bool { Base.swapinMapsExclusiveWritable }
+    @inline(__always) public static var splitMapsZeroFilledToZeroPage: Bool { Base.splitMapsZeroFilledToZeroPage }
+    @inline(__always) public static var ksmSplitsLargeFolios: Bool { Base.ksmSplitsLargeFolios }
 
     @inline(__always)
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {

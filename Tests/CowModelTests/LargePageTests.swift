@@ -122,11 +122,28 @@ import TestSupport
         let refused = machine(Linux6_x.self, Self.thp + "pin p0 r0[0] -> g0 rw\nsplitthp p0 r0[1]").0
         #expect(refused.frame(0, 0, 1).head != refused.entry(0, 0, 1).frame)
         #expect(refused.s.counters.folioSplits == 0)
-        let m = machine(Linux6_x.self, Self.thp + "splitthp p0 r0[1]").0
+        let m = machine(Linux5_19.self, Self.thp + "splitthp p0 r0[1]").0
         #expect(m.s.counters.folioSplits == 1)
         for i in 0..<4 {
             #expect(m.frame(0, 0, i).order == 0 && m.frame(0, 0, i).refcount == 1 && m.frame(0, 0, i).exclusive)
         }
+        // 6.12+: the zero-filled sub-pages map the shared zero page after the split (the
+        // real backend shows it on 6.18); the written one stays, exclusive.
+        let z = machine(Linux6_x.self, Self.thp + "splitthp p0 r0[1]").0
+        #expect(z.frame(0, 0, 0).order == 0 && z.frame(0, 0, 0).refcount == 1 && z.frame(0, 0, 0).exclusive)
+        for i in 1..<4 { #expect(z.entry(0, 0, i).frame == MachineState.zeroFrame && !z.entry(0, 0, i).writable, "page \(i)") }
+    }
+
+    /// 6.18's ksmd splits a THP of a mergeable range whatever its contents, maps its
+    /// zero-filled pages to the zero page, and merges equal pages (the fourth real fuzz).
+    @Test func ksmSplitsATHPAndMergesItsPages() {
+        let (m, st, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nwrite p0 r0[2] 3\nmadvise p0 r0 mergeable\nksm")
+        #expect(st.allSatisfy { $0.executed })
+        #expect(!m.entry(0, 0, 0).pmd && m.frame(0, 0, 0).ksm && m.entry(0, 0, 0).frame == m.entry(0, 0, 1).frame)
+        #expect(!m.frame(0, 0, 2).ksm && m.frame(0, 0, 2).order == 0)
+        #expect(m.entry(0, 0, 3).frame == MachineState.zeroFrame)
+        let old = machine(Linux5_19.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nksm").0
+        #expect(old.entry(0, 0, 0).pmd, "older eras here leave a THP to ksmd alone")
     }
 
     @Test func collapseNeedsMadvCollapseButNoWritablePTE() {
