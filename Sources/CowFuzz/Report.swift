@@ -55,6 +55,8 @@ public struct FuzzReport: Sendable, Codable {
         public var predicateCalls: Int?
         public var shrinkSeconds: Double?
         public var shrinkPasses: [ShrinkPassStats]?
+        /// The program of a flaky finding (nothing is written for it), to replay by hand.
+        public var program: String?
     }
 
     public var formatVersion = FuzzReport.formatVersion
@@ -100,7 +102,8 @@ public struct FuzzReport: Sendable, Codable {
                   keptExisting: f.keptExisting ? true : nil, ops: f.ops,
                   originalOps: f.originalOps, hits: f.hits, programIndex: f.programIndex,
                   foundAtSeconds: f.foundAtSeconds, foundAfterPrograms: f.foundAfterPrograms,
-                  predicateCalls: f.shrink?.predicateCalls, shrinkSeconds: f.shrink?.seconds, shrinkPasses: f.shrink?.passes)
+                  predicateCalls: f.shrink?.predicateCalls, shrinkSeconds: f.shrink?.seconds, shrinkPasses: f.shrink?.passes,
+                  program: f.status == .flaky ? f.program.text : nil)
         }
         counters = Dictionary(uniqueKeysWithValues: zip(result.policies, result.counters))
     }

@@ -99,6 +99,9 @@ import TestSupport
         #expect(r.stats.newFindings == 0 && r.stats.flakyFindings == 1)
         #expect(((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".cow") }.isEmpty)
         #expect(!JUnitReport.xml(r, seed: 5).contains("<failure "))
+        let report = try FuzzReport.decode(try FuzzReport(config: c, result: r).json())
+        #expect(report.findings.first?.status == "flaky")
+        #expect(report.findings.first?.program == f.program.text, "the report keeps the program to replay by hand")
     }
 
     @Test("the same seed and runs give the same findings on a backend at any --jobs (it caps them)")
