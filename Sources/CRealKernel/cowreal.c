@@ -630,7 +630,9 @@ static void cf_child_loop(int fd)
 /* The supervisor: the mirror of the model's names, and the ops. */
 
 struct cf_pg {
-	uint8_t mapped, w, dontfork, wipe;
+	/* merge: MADV_MERGEABLE took on the page's VMA (anonymous or private file, not
+	 * hugetlb), so ksmd has something of this program to scan. */
+	uint8_t mapped, w, dontfork, wipe, merge;
 };
 
 struct cf_reg {
@@ -1295,6 +1297,8 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			if (adv == CF_ADV_DONTFORK) g->pg[k].dontfork = 1;
 			if (adv == CF_ADV_DOFORK) g->pg[k].dontfork = 0;
 			if (adv == CF_ADV_WIPEONFORK) g->pg[k].wipe = 1;
+			if (adv == CF_ADV_MERGEABLE && g->backing != CF_BACK_SHARED && g->huge != CF_HUGE_HUGETLB) g->pg[k].merge = 1;
+			if (adv == CF_ADV_UNMERGEABLE) g->pg[k].merge = 0;
 		}
 		cf_touch_region(R, res, p, r, from, count, 8);
 		return;
@@ -1461,8 +1465,19 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "no KSM here (/sys/kernel/mm/ksm)");
 			return;
 		}
+		/* With no mergeable VMA in any process ksmd has nothing of ours to scan, and
+		 * its full_scans counter does not move (6.18): the pass changes nothing here,
+		 * as in the model, so it is done at once instead of timing out. */
+		int mergeable = 0;
+		for (int pp = 0; pp < CF_MAX_NAMES && !mergeable; pp++)
+			for (int rr = 0; rr < CF_MAX_NAMES && !mergeable; rr++) {
+				const struct cf_reg *g = &R->procs[pp].reg[rr];
+				if (!R->procs[pp].alive || !g->exists) continue;
+				for (int k = 0; k < g->pages; k++)
+					if (g->pg[k].mapped && g->pg[k].merge) mergeable = 1;
+			}
 		char why2[160];
-		if (cf_ksm_pass(why2, sizeof why2)) {
+		if (mergeable && cf_ksm_pass(why2, sizeof why2)) {
 			R->partial = 1;
 			cf_set(res, 'F', CF_R_REALUNSUPPORTED, "%s", why2);
 			return;

@@ -31,6 +31,9 @@ extension Machine {
     /// an existing KSM page of that content (stable tree), else the first candidate
     /// becomes KSM in place (unstable tree).
     mutating func ksmPass() -> OpStatus {
+        // Without a mergeable VMA ksmd has nothing to scan: no full scan, so not even its
+        // lru_add_drain_all() (6.18: full_scans does not move; the real backend).
+        guard anyMergeable() else { return .executed }
         s.drainLRU()
         if P.ksmSplitsLargeFolios { splitLargeFoliosOfMergeableRanges() }
         var stable = [Int32](repeating: -1, count: 256)
@@ -98,6 +101,19 @@ extension Machine {
                 }
             }
         }
+    }
+
+    /// Some live process maps a page of a VMA that MADV_MERGEABLE flagged.
+    func anyMergeable() -> Bool {
+        for p in 0..<s.procCap where s.procs[p].alive {
+            for r in 0..<s.regionCap where s.regions[s.regionIndex(p, r)].exists {
+                let base = s.slotIndex(p, r, 0)
+                for k in 0..<Int(s.regions[s.regionIndex(p, r)].pages) where s.slots[base + k].inVMA && s.slots[base + k].vm.contains(.mergeable) {
+                    return true
+                }
+            }
+        }
+        return false
     }
 
     func decode(_ si: Int) -> (Int, Int, Int, Int) {

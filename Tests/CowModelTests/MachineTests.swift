@@ -74,6 +74,18 @@ extension Machine {
         #expect(!m2.frame(1, 0, 0).swapcache && m2.entry(1, 0, 0).writable, "the last mapper frees it and reuses")
     }
 
+    /// ksmd scans only when some VMA is mergeable: without one a `ksm` pass changes
+    /// nothing, not even the LRU-add batch that a full scan drains (6.18 on the real
+    /// backend: full_scans does not move).
+    @Test func aKSMPassWithoutAMergeableVMAChangesNothing() {
+        let text = "mmap p0 r0 pages=1\nwrite p0 r0[0] 1\nswapout p0 r0[0]\nwrite p0 r0[0] 2\nmmap p0 r1 pages=1\n"
+        let (idle, st, _) = machine(Linux6_x.self, text + "ksm")
+        #expect(st.allSatisfy { $0.executed })
+        #expect(idle.frame(0, 0, 0).lruPending, "no scan, no drain")
+        let (scanned, _, _) = machine(Linux6_x.self, text + "madvise p0 r1 mergeable\nksm")
+        #expect(!scanned.frame(0, 0, 0).lruPending, "a full scan drains the batch")
+    }
+
     /// A folio read from swap waits in the LRU-add batch with an extra reference, so a
     /// write-in right after keeps its swap cache on 5.19+; after a drain it is freed.
     @Test func aFolioReadFromSwapJoinsTheLRUBatch() {
