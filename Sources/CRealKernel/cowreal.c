@@ -113,7 +113,7 @@ static const char *const cf_reason_names[CF_R_LAST] = {
 	"-", "noProcess", "processExists", "noRegion", "regionExists", "pageOutOfRange",
 	"pageNotMapped", "notWritable", "noPin", "pinExists", "pinNotWritable", "noPipe",
 	"pipeFull", "pipeEmpty", "badRange", "notSupportedYet", "notApplicable",
-	"refusedByKernel", "gupFailed", "realUnsupported",
+	"refusedByKernel", "gupFailed", "realUnsupported", "timedOut",
 };
 
 static const char *const cf_op_names[CF_OP_LAST] = {
@@ -999,7 +999,7 @@ static int cf_do(struct cf_run *R, struct cf_result *res, int p, struct cf_cmd *
 {
 	int e = cf_call(R, p, c, rep, NULL);
 	if (e == -2) {
-		cf_set(res, 'F', CF_R_REALUNSUPPORTED, "time-out: the process did not answer");
+		cf_set(res, 'F', CF_R_TIMEDOUT, "time-out: the process did not answer");
 		return -1;
 	}
 	if (e == -1) {
@@ -1333,7 +1333,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		int fd = -1;
 		c.op = K_FORK;
 		int e = cf_call(R, p, &c, &rep, &fd);
-		if (e == -2) { cf_set(res, 'F', CF_R_REALUNSUPPORTED, "time-out: the process did not answer"); return; }
+		if (e == -2) { cf_set(res, 'F', CF_R_TIMEDOUT, "time-out: the process did not answer"); return; }
 		if (e == -1) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "process p%d died during fork", p); cf_drop_proc(R, p); return; }
 		if (!rep.ok || fd < 0) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "fork: %s", strerror(rep.err)); return; }
 		struct cf_proc *C = &R->procs[ch], *P = &R->procs[p];
@@ -1370,7 +1370,7 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 		if (p < 0 || p >= CF_MAX_NAMES || !R->procs[p].alive) { cf_set(res, 'S', CF_R_NOPROCESS, NULL); return; }
 		c.op = K_EXIT;
 		if (cf_send(R->procs[p].fd, &c, sizeof c, -1) == 0 && cf_wait_gone(R, p) == -2) {
-			cf_set(res, 'F', CF_R_REALUNSUPPORTED, "time-out: the process did not exit");
+			cf_set(res, 'F', CF_R_TIMEDOUT, "time-out: the process did not exit");
 			return;
 		}
 		cf_drop_proc(R, p);
@@ -1716,7 +1716,7 @@ static int cf_run_program(const struct cf_op *ops, int nops, const struct cf_opt
 		if (R->timedout || R->aborted) {
 			memset(res, 0, sizeof *res);
 			res->obs = -1;
-			cf_set(res, 'S', CF_R_REALUNSUPPORTED, "not run: the program timed out earlier");
+			cf_set(res, 'S', CF_R_TIMEDOUT, "not run: the program timed out earlier");
 			emit(ctx, i, &ops[i], res);
 			continue;
 		}

@@ -15,6 +15,8 @@ public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable, Error {
     case notWritable, noPin, pinExists, pinNotWritable, noPipe, pipeFull, pipeEmpty
     case badRange, notSupportedYet, notApplicable, refusedByKernel, gupFailed
     case realUnsupported
+    /// The real kernel's process did not answer before the deadline (the run is killed).
+    case timedOut
 
     public var text: String {
         switch self {
@@ -37,6 +39,7 @@ public enum SkipReason: UInt8, Hashable, Sendable, CaseIterable, Error {
         case .refusedByKernel: "refused by this kernel"
         case .gupFailed: "get_user_pages failed (EFAULT)"
         case .realUnsupported: "not executable on this machine's kernel"
+        case .timedOut: "timed out on this machine's kernel"
         }
     }
 }

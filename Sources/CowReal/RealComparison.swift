@@ -116,6 +116,8 @@ public enum RealComparison {
             let rs = real.steps[k], ms = model[k]
             if case .skipped(.realUnsupported) = rs.status { break }
             if case .failed(.realUnsupported) = rs.status { break }
+            if case .failed(.timedOut) = rs.status { break }
+            if case .skipped(.timedOut) = rs.status { break }
             let ro = OutcomeClass(rs.status), mo = OutcomeClass(ms.status)
             if !ro.sameClass(mo) {
                 out.append(RealDivergence(kind: .opOutcome, op: k, page: nil, what: "outcome",

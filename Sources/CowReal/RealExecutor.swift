@@ -262,7 +262,8 @@ public final class RealExecutor: Sendable {
                 var skips: [RealSkip] = []
                 for (i, s) in steps.enumerated() {
                     switch s.status {
-                    case let .skipped(r) where r == .realUnsupported, let .failed(r) where r == .realUnsupported:
+                    case let .skipped(r) where r == .realUnsupported || r == .timedOut,
+                         let .failed(r) where r == .realUnsupported || r == .timedOut:
                         skips.append(RealSkip(op: i, reason: r, detail: s.detail))
                     default: break
                     }

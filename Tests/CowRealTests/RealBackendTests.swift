@@ -222,7 +222,10 @@ struct RealBackendTests {
         """)
         let run = try RealBackend.shared.run(p, timeout: .milliseconds(300), hangAtOp: 4)
         #expect(run.timedOut)
-        #expect(run.trace.statuses[5] == .skipped(.realUnsupported))
+        // A time-out is told as a time-out: the op that hung, and every op after it.
+        #expect(run.trace.statuses[4] == .failed(.timedOut), "\(run.trace.statuses)")
+        #expect(run.trace.statuses[5] == .skipped(.timedOut))
+        #expect(run.skips.map(\.op) == [4, 5] && run.skips.allSatisfy { $0.reason == .timedOut })
         #expect(run.processGroup > 0)
         #expect(processesInGroup(run.processGroup).isEmpty)
         // The helper survives and runs the next program.
