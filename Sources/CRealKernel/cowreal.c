@@ -1169,12 +1169,22 @@ static void cf_exec_op(struct cf_run *R, int idx, const struct cf_op *op, struct
 	}
 	case CF_OP_MUNMAP:
 		if ((why = cf_locate_range(R, op, 0, &from, &count))) { cf_set(res, 'S', why, NULL); return; }
-		c.op = K_MUNMAP;
-		c.addr = cf_va(&R->procs[p].reg[r], from);
-		c.len = cf_span(&R->procs[p].reg[r], from, count);
-		if (count > 0) {
-			if (cf_do(R, res, p, &c, &rep)) return;
-			if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "munmap: %s", strerror(rep.err)); return; }
+		{
+			/* Only the runs of pages the region still maps: a hole left by an earlier
+			 * munmap or mremap may hold another mapping by now (another region, the
+			 * helper's own io_uring rings), which the whole span would take away. */
+			struct cf_reg *g = &R->procs[p].reg[r];
+			for (int k = from; k < from + count;) {
+				if (!g->pg[k].mapped) { k++; continue; }
+				int e = k;
+				while (e < from + count && g->pg[e].mapped) e++;
+				c.op = K_MUNMAP;
+				c.addr = cf_va(g, k);
+				c.len = cf_span(g, k, e - k);
+				if (cf_do(R, res, p, &c, &rep)) return;
+				if (!rep.ok) { cf_set(res, 'F', CF_R_REFUSEDBYKERNEL, "munmap: %s", strerror(rep.err)); return; }
+				k = e;
+			}
 		}
 		for (int k = from; k < from + count; k++) memset(&R->procs[p].reg[r].pg[k], 0, sizeof(struct cf_pg));
 		cf_retire_if_empty(R, p, r);

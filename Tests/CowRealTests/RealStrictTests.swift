@@ -464,6 +464,21 @@ struct RealHonestyTests {
         }
     }
 
+    @Test("munmap of a region with holes unmaps only its pages, never what the holes hold by now",
+          .enabled(if: RealHere.available, RealHere.why))
+    func munmapLeavesWhatTheHolesHold() throws {
+        // Found by the sixth real fuzz: the whole original span took the helper's
+        // io_uring rings (then the pin's process died) or another region (then a write
+        // to it killed the process).
+        for text in ["mmap p0 r0 pages=2\nmunmap p0 r0 from=0 count=1\npin p0 r0[1] -> g0 rw\nmunmap p0 r0\nreadpin g0\nwritepin g0 1\nreadpin g0",
+                     "mmap p0 r0 pages=4\nmunmap p0 r0 from=0 count=1\nmremap p0 r0 -> r1 from=1 count=2\nmmap p0 r2 pages=1\nmunmap p0 r0\nwrite p0 r2[0] 1\nread p0 r2[0]"] {
+            let p = program(text)
+            let run = try RealBackend.run(p)
+            #expect(run.trace.statuses.allSatisfy { $0.executed }, "\(text): \(run.steps.map(\.detail))")
+            #expect(RealComparison.compare(p, real: run, model: PolicyRegistry.current.explain(p)).isEmpty, "\(text)")
+        }
+    }
+
     @Test("a program in which nothing ran is 'not run' in replay and its JSON, never 'agree'",
           .enabled(if: RealHere.available, RealHere.why))
     func notRun() throws {
