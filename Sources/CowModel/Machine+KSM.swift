@@ -9,6 +9,11 @@ extension Machine {
         // a private file mapping takes the flag, and its anonymous (COWed) pages merge.
         guard reg.backing != .shared, reg.huge != .hugetlb else { return .executed }
         let base = s.slotIndex(p, r, 0)
+        // A flag change splits the VMA, and with it a PMD it cuts (the sixth real fuzz:
+        // MADV_MERGEABLE on one page of a PMD-mapped THP); unchanged flags split nothing.
+        if (from..<(from + count)).contains(where: { s.slots[base + $0].vm.contains(.mergeable) != mergeable }) {
+            splitPMDsCrossing(p, r, from, count)
+        }
         for k in from..<(from + count) {
             if mergeable {
                 s.slots[base + k].vm.insert(.mergeable)

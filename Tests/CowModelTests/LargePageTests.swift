@@ -36,6 +36,17 @@ import TestSupport
         #expect(st[1] == .executed && st[3] == .executed)
     }
 
+    /// The sixth real fuzz: MADV_COLLAPSE of a range holding no whole huge page succeeds
+    /// doing nothing, and MADV_MERGEABLE on part of a PMD-mapped THP splits the PMD.
+    @Test func collapseOfLessThanAHugePageAndMergeableOnPartOfAPMD() {
+        let (_, st, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmadvise p0 r0 collapse from=0 count=1")
+        #expect(st.last == .executed)
+        let (m, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmadvise p0 r0 mergeable from=0 count=1")
+        #expect(!m.entry(0, 0, 0).pmd && !m.entry(0, 0, 1).pmd)
+        let (u, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmadvise p0 r0 unmergeable from=0 count=1")
+        #expect(u.entry(0, 0, 0).pmd, "unchanged flags: the PMD stays")
+    }
+
     /// MADV_(NO)HUGEPAGE on part of a PMD-mapped THP splits the VMA and the PMD (the
     /// fourth 10-minute real fuzz); unchanged flags split nothing.
     @Test func hugepageAdviceOnPartOfAPMDSplitsIt() {
