@@ -100,7 +100,7 @@ final class StateEncoder: @unchecked Sendable {
             let reg = m.regions[m.regionIndex(p, r)]
             mix(reg.exists ? 1 : 0)
             guard reg.exists else { continue }
-            mix(UInt64(reg.pages)); mix(UInt64(reg.backing.rawValue)); mix(UInt64(reg.huge.rawValue))
+            mix(UInt64(reg.pages)); mix(UInt64(reg.backing.rawValue)); mix(UInt64(reg.huge.rawValue)); mix(reg.pageTables)
             for i in 0..<Int(reg.pages) {
                 let sl = m.slots[m.slotIndex(p, r, i)]
                 mix(UInt64(sl.vm.rawValue)); mix(UInt64(sl.state.rawValue))
@@ -219,12 +219,12 @@ final class StateEncoder: @unchecked Sendable {
                 let oreg = o.region(p, r)
                 put(reg.exists); put(oreg.exists)
                 guard reg.exists || oreg.exists else { continue }
-                put(UInt8(reg.pages)); put(reg.backing.rawValue); put(reg.huge.rawValue)
+                put(UInt8(reg.pages)); put(reg.backing.rawValue); put(reg.huge.rawValue); put(UInt8(truncatingIfNeeded: reg.pageTables))
                 put16(object(reg.object)); put(UInt8(truncatingIfNeeded: reg.pgoff))
                 put(UInt8(truncatingIfNeeded: oreg.pages)); put(UInt8(truncatingIfNeeded: oreg.pgoff))
                 for i in 0..<m.pageCap {
                     let sl = m.slots[m.slotIndex(p, r, i)]
-                    put(UInt8(truncatingIfNeeded: sl.vm.rawValue)); put(sl.state.rawValue)
+                    put16(Int32(sl.vm.rawValue)); put(sl.state.rawValue)
                     put(UInt8((sl.writable ? 1 : 0) | (sl.dirty ? 2 : 0) | (sl.pmd ? 4 : 0) | (sl.exclusive ? 8 : 0)))
                     switch sl.state {
                     case .present, .migration: put16(frame(m, sl.frame))

@@ -50,7 +50,8 @@ extension Machine {
         for p in 0..<s.procCap where s.procs[p].alive {
             for r in 0..<s.regionCap {
                 let reg = s.regions[s.regionIndex(p, r)]
-                guard reg.exists, reg.backing == .anon, reg.huge != .hugetlb else { continue }
+                // Private file mappings too: their anonymous (COWed) pages merge.
+                guard reg.exists, reg.backing != .shared, reg.huge != .hugetlb else { continue }
                 let base = s.slotIndex(p, r, 0)
                 for k in 0..<Int(reg.pages) {
                     let si = base + k
@@ -58,7 +59,10 @@ extension Machine {
                     guard sl.state == .present, sl.vm.contains(.mergeable), !sl.pmd else { continue }
                     let f = sl.frame
                     let fr = s.frames[Int(f)]
-                    guard fr.kind == .anon, fr.order == 0, fr.head == f, !fr.ksm, !fr.hugetlb, fr.mapcount == 1 else { continue }
+                    // write_protect_page() asks only that nothing but mappings and the swap
+                    // cache hold the page: a page fork left mapped by several processes
+                    // merges too (the real backend on 6.18), for all its mappers at once.
+                    guard fr.kind == .anon, fr.order == 0, fr.head == f, !fr.ksm, !fr.hugetlb, fr.mapcount >= 1 else { continue }
                     if s.extraRefs(f) != 0 {
                         s.cover(.ksmRefused, f)
                         continue

@@ -22,7 +22,8 @@ extension Machine {
         guard i - i % n + n <= Int(reg.pages) else { return false }
         let vm = s.slots[si].vm
         for k in start..<(start + n) where s.slots[k].vm != vm || s.slots[k].state != .none { return false }
-        return true
+        // do_huge_pmd_anonymous_page() runs only on an empty PMD, not over a PTE table.
+        return !s.hasPageTable(start)
     }
 
     /// `do_huge_pmd_anonymous_page`: a write allocates a PMD-mapped THP; a read maps the
@@ -64,6 +65,7 @@ extension Machine {
         }
         s.frames[Int(h)].entireMapcount += 1
         s.frames[Int(h)].refcount += 1
+        s.regions[start / s.pageCap].pageTables &= ~s.tableBit(start)
         if s.frames[Int(h)].kind == .anon && !s.slots[start].vm.contains(.anonVMA) { s.markAnonVMA(start) }
     }
 
@@ -84,6 +86,7 @@ extension Machine {
     mutating func splitPMD(at si: Int, p: Int, r: Int, i: Int) {
         guard s.slots[si].state == .present, s.slots[si].pmd else { return }
         let start = si - (si % s.pageCap) % hugeNr
+        s.regions[start / s.pageCap].pageTables |= s.tableBit(start)
         let f = s.slots[start].frame
         if f == MachineState.zeroFrame {
             for k in start..<(start + hugeNr) { s.slots[k].pmd = false }

@@ -147,6 +147,8 @@ public struct Machine<P: Policy>: Sendable {
         if reg.object >= 0 { s.objects[Int(reg.object)].mappers += 1 }
         s.regions[ri] = reg
         var vm: VMFlags = [.inVMA, .write]
+        // accountable_mapping(): private writable mappings (not shmem, not hugetlb).
+        if backing != .shared && huge != .hugetlb { vm.insert(.account) }
         if huge == .thp { vm.insert(.hugepage) }
         let base = s.slotIndex(p, r, 0)
         for k in 0..<pages { s.slots[base + k] = Slot(vm: vm) }
@@ -165,8 +167,21 @@ public struct Machine<P: Policy>: Sendable {
             s.zap(base + k)
             s.slots[base + k] = Slot()
         }
+        dropEmptyPageTables(p, r)
         retireRegionIfEmpty(p, r)
         return .executed
+    }
+
+    /// free_pgtables(): a huge block no slot of the region maps any more loses its table.
+    mutating func dropEmptyPageTables(_ p: Int, _ r: Int) {
+        let ri = s.regionIndex(p, r), base = s.slotIndex(p, r, 0), n = hugeNr, pages = Int(s.regions[ri].pages)
+        var b = 0
+        while b < pages {
+            if !(b..<min(b + n, pages)).contains(where: { s.slots[base + $0].inVMA }) {
+                s.regions[ri].pageTables &= ~s.tableBit(base + b)
+            }
+            b += n
+        }
     }
 
     /// A region whose every page is gone stops existing (its name can be mapped again).
@@ -195,9 +210,13 @@ public struct Machine<P: Policy>: Sendable {
         // hugetlb_vm_op_split(): EINVAL off a huge-page boundary.
         guard hugetlbAligned(reg, range) else { return .failed(.refusedByKernel) }
         splitPMDsCrossing(p, r, from, count)
+        var changed: UInt64 = 0
+        for k in from..<min(from + count, 64) where s.slots[base + k].vm.contains(.write) != writable { changed |= 1 << UInt64(k) }
         for k in from..<(from + count) {
             let si = base + k
             if writable {
+                // mprotect_fixup(): going writable charges a VMA that was neither.
+                if !s.slots[si].vm.contains(.account) && reg.backing != .shared && reg.huge != .hugetlb { s.slots[si].vm.insert(.account) }
                 s.slots[si].vm.insert(.write)
                 // 6.0 (64fe24a3e05e): exclusive anonymous pages become writable at once.
                 if P.mprotectUpgradesExclusive, reg.backing != .shared, s.slots[si].state == .present {
@@ -210,6 +229,8 @@ public struct Machine<P: Policy>: Sendable {
                     }
                 }
             } else {
+                // ... and going read-only uncharges an anonymous VMA without an anon_vma.
+                if reg.backing == .anon && !s.slots[si].vm.contains(.anonVMA) { s.slots[si].vm.remove(.account) }
                 s.slots[si].vm.remove(.write)
                 if s.slots[si].state == .present {
                     s.slots[si].writable = false
@@ -217,7 +238,7 @@ public struct Machine<P: Policy>: Sendable {
                 }
             }
         }
-        s.mergeAnonVMAs(region: s.regionIndex(p, r))
+        s.mergeAnonVMAs(region: s.regionIndex(p, r), changed: changed)
         return .executed
     }
 
@@ -239,9 +260,24 @@ public struct Machine<P: Policy>: Sendable {
         }
         // A PMD survives a move only when the moved range starts on a huge-page boundary.
         if from % hugeNr == 0 { splitPMDsCrossing(p, r, from, count) } else { splitAllPMDs(p, r, from, count) }
+        // move_vma(): KSM pages of the moved range are broken first (ksm_madvise with
+        // MADV_UNMERGEABLE; VM_MERGEABLE stays), as the real backend shows on 6.18.
+        let sb = s.slotIndex(p, r, 0)
+        for k in from..<(from + count) where s.slots[sb + k].state == .present && s.slots[sb + k].vm.contains(.mergeable) {
+            let f = s.slots[sb + k].frame
+            guard f != MachineState.zeroFrame, s.frames[Int(f)].kind == .anon, s.folio(f).ksm else { continue }
+            s.cover(.ksmUnmerge, f)
+            s.event(.ksmBreak, p: p, r: r, i: k, from: f)
+            anonWriteFault(sb + k, p: p, r: r, i: k, reg: reg, unshare: P.ksmUnmergeUnshares)
+        }
         var nreg = reg
         nreg.pages = Int32(count)
         nreg.pgoff = reg.pgoff + Int32(from)
+        // move_page_tables(): the destination gets a table where the source had one.
+        nreg.pageTables = 0
+        for k in 0..<count where s.hasPageTable(s.slotIndex(p, r, from + k)) {
+            nreg.pageTables |= s.tableBit(s.slotIndex(p, to, k))
+        }
         if nreg.object >= 0 { s.objects[Int(nreg.object)].mappers += 1 }
         s.regions[ti] = nreg
         let src = s.slotIndex(p, r, 0), dst = s.slotIndex(p, to, 0)
@@ -250,6 +286,7 @@ public struct Machine<P: Policy>: Sendable {
             s.slots[src + from + k] = Slot()
             if s.slots[dst + k].state == .present { s.cover(.mremapMove, s.slots[dst + k].frame) }
         }
+        dropEmptyPageTables(p, r)
         retireRegionIfEmpty(p, r)
         return .executed
     }
@@ -278,11 +315,24 @@ public struct Machine<P: Policy>: Sendable {
             }
         }
         let base = s.slotIndex(p, r, 0)
+        var changed: UInt64 = 0
+        for k in from..<min(from + count, 64) where Machine.adviceChanges(advice, s.slots[base + k].vm) { changed |= 1 << UInt64(k) }
         switch advice {
         case .dontneed:
             if reg.huge == .hugetlb { return hugetlbDontneed(p, r, from, count) }
             splitPMDsCrossing(p, r, from, count)
             for k in from..<(from + count) { s.zap(base + k) }
+            if P.dontneedReclaimsPageTables {
+                // A block the range covers within one VMA (equal flags) loses its table.
+                var b = (from + hugeNr - 1) / hugeNr * hugeNr
+                while b + hugeNr <= min(from + count, Int(reg.pages)) {
+                    let vm = s.slots[base + b].vm
+                    if (b..<(b + hugeNr)).allSatisfy({ s.slots[base + $0].vm == vm }) {
+                        s.regions[s.regionIndex(p, r)].pageTables &= ~s.tableBit(base + b)
+                    }
+                    b += hugeNr
+                }
+            }
         case .dontfork, .dofork:
             // madvise_update_vma(): unchanged flags split nothing.
             guard (from..<(from + count)).contains(where: { s.slots[base + $0].vm.contains(.dontfork) != (advice == .dontfork) }) else {
@@ -317,11 +367,25 @@ public struct Machine<P: Policy>: Sendable {
             return pageout(p, r, from, count)
         case .mergeable, .unmergeable:
             let st = ksmAdvise(p, r, from, count, mergeable: advice == .mergeable)
-            s.mergeAnonVMAs(region: s.regionIndex(p, r))
+            s.mergeAnonVMAs(region: s.regionIndex(p, r), changed: changed)
             return st
         }
-        if advice != .dontneed { s.mergeAnonVMAs(region: s.regionIndex(p, r)) }
+        if changed != 0 { s.mergeAnonVMAs(region: s.regionIndex(p, r), changed: changed) }
         return .executed
+    }
+
+    /// Whether `advice` changes VMA flags `vm` (a flag change may split and merge VMAs).
+    static func adviceChanges(_ advice: Advice, _ vm: VMFlags) -> Bool {
+        switch advice {
+        case .dontfork: !vm.contains(.dontfork)
+        case .dofork: vm.contains(.dontfork)
+        case .wipeonfork: !vm.contains(.wipeonfork)
+        case .hugepage: !vm.contains(.hugepage) || vm.contains(.nohugepage)
+        case .nohugepage: !vm.contains(.nohugepage) || vm.contains(.hugepage)
+        case .mergeable: !vm.contains(.mergeable)
+        case .unmergeable: vm.contains(.mergeable)
+        default: false
+        }
     }
 
     // MARK: - processes
@@ -368,7 +432,16 @@ public struct Machine<P: Policy>: Sendable {
                 forkEntry(p: p, c: c, r: r, k: k, reg: reg, parentPinned: parentPinned)
             }
             if any {
-                s.regions[s.regionIndex(c, r)] = reg
+                var creg = reg
+                // copy_pmd_range(): the child gets tables only where entries are copied.
+                if reg.huge != .hugetlb {
+                    var b = 0
+                    while b < Int(reg.pages) {
+                        if !s.slots[pb + b].vm.contains(.anonVMA) { creg.pageTables &= ~s.tableBit(pb + b) }
+                        b += hugeNr
+                    }
+                }
+                s.regions[s.regionIndex(c, r)] = creg
                 if reg.object >= 0 { s.objects[Int(reg.object)].mappers += 1 }
             } else {
                 for k in 0..<Int(reg.pages) { s.slots[cb + k] = Slot() }

@@ -85,6 +85,7 @@ extension MachineState {
         slots[si].dirty = dirty
         slots[si].pmd = false
         slots[si].exclusive = false
+        regions[si / pageCap].pageTables |= tableBit(si)
         guard frames[Int(f)].kind != .zero else { return }
         if frames[Int(f)].kind == .anon && !slots[si].vm.contains(.anonVMA) { markAnonVMA(si) }
         frames[Int(f)].mapcount += 1
@@ -103,12 +104,18 @@ extension MachineState {
         for k in lo...hi { slots[k].vm.insert(.anonVMA) }
     }
 
-    /// After a flag change of region `ri`: VMAs that now have the same flags merge, and a
-    /// merged VMA has the anon_vma either part had.
-    mutating func mergeAnonVMAs(region ri: Int) {
-        let base = ri * pageCap
-        for k in 0..<Int(regions[ri].pages) where slots[base + k].vm.contains(.anonVMA) && slots[base + k].inVMA {
-            markAnonVMA(base + k)
+    /// After a flag change of region `ri` (bit k of `changed`: slot k's flags changed):
+    /// a changed range that now has a neighbour's flags (VM_ACCOUNT included) merges
+    /// with it, and the merged VMA has the anon_vma either had (is_mergeable_anon_vma).
+    mutating func mergeAnonVMAs(region ri: Int, changed: UInt64) {
+        let base = ri * pageCap, pages = Int(regions[ri].pages)
+        for k in 0..<min(pages, 64) where changed & (1 << UInt64(k)) != 0 && slots[base + k].inVMA {
+            let flags = slots[base + k].vm.subtracting(.anonVMA)
+            var lo = k, hi = k
+            while lo > 0 && slots[base + lo - 1].inVMA && slots[base + lo - 1].vm.subtracting(.anonVMA) == flags { lo -= 1 }
+            while hi + 1 < pages && slots[base + hi + 1].inVMA && slots[base + hi + 1].vm.subtracting(.anonVMA) == flags { hi += 1 }
+            guard (lo...hi).contains(where: { slots[base + $0].vm.contains(.anonVMA) }) else { continue }
+            for j in lo...hi { slots[base + j].vm.insert(.anonVMA) }
         }
     }
 

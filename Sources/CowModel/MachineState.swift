@@ -86,6 +86,12 @@ public struct VMFlags: OptionSet, Hashable, Sendable {
     /// with a VMA without one gives it to the whole (is_mergeable_anon_vma). Without one
     /// fork copies no page-table entries of a private, non-hugetlb VMA (vma_needs_copy).
     public static let anonVMA = VMFlags(rawValue: 1 << 7)
+    /// VM_ACCOUNT: a private writable mapping charged to the commit limit. mprotect drops
+    /// it when an anonymous VMA without an anon_vma goes read-only, and sets it again when
+    /// a VMA with neither it nor VM_WRITE goes writable; VMAs that differ in it do not
+    /// merge (the real backend on 6.18: an mprotect back to equal protections left two
+    /// VMAs apart, one without an anon_vma).
+    public static let account = VMFlags(rawValue: 1 << 8)
 }
 
 /// A region name of a process: what backs it and where in the object it starts.
@@ -98,6 +104,13 @@ public struct Region: Hashable, Sendable {
     public var object: Int32 = -1
     /// Offset of slot 0 in the object, in pages; also the huge-page alignment base.
     public var pgoff: Int32 = 0
+    /// Bit b: a PTE table covers huge block b (slots b·2^order …): set when a PTE is
+    /// mapped there or a PMD split; cleared when a PMD maps the block or munmap takes all
+    /// of it; at fork the child gets one only where entries are copied. A THP fault needs
+    /// the PMD empty (do_huge_pmd_anonymous_page only on pmd_none): after a PMD split
+    /// and MADV_DONTNEED the block faults base pages (the sixth real fuzz on 6.18).
+    /// Blocks past 63 always count as having one.
+    public var pageTables: UInt64 = 0
 }
 
 /// A GUP reference or pin held by a process (`pin … -> gN`).
@@ -236,6 +249,18 @@ public struct MachineState: Sendable {
 
     @inline(__always) public func regionIndex(_ p: Int, _ r: Int) -> Int { p * regionCap + r }
     @inline(__always) public func slotIndex(_ p: Int, _ r: Int, _ i: Int) -> Int { (p * regionCap + r) * pageCap + i }
+
+    /// The page-table bit of the huge block of slot `si` (`Region.pageTables`); 0 past 63.
+    @inline(__always) func tableBit(_ si: Int) -> UInt64 {
+        let b = (si % pageCap) >> thpOrder
+        return b < 64 ? 1 &<< UInt64(b) : 0
+    }
+
+    /// Whether a PTE table covers slot `si` (blocks past 63: always).
+    @inline(__always) public func hasPageTable(_ si: Int) -> Bool {
+        let bit = tableBit(si)
+        return bit == 0 || regions[si / pageCap].pageTables & bit != 0
+    }
 
     public func region(_ p: Int, _ r: Int) -> Region? {
         guard p >= 0, p < procCap, r >= 0, r < regionCap else { return nil }

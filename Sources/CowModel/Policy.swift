@@ -52,6 +52,10 @@ public protocol Policy: SendableMetatype {
     /// pages one by one (observed on 6.18 by the real backend; older eras here leave
     /// large folios alone, since when exactly this holds is not established).
     static var ksmSplitsLargeFolios: Bool { get }
+    /// 6.14 (6375e95f381e, "mm: pgtable: reclaim empty PTE page in madvise(MADV_DONTNEED)"):
+    /// a MADV_DONTNEED that empties a huge block of one VMA frees its PTE table, so the
+    /// next fault there may map a THP again (the real backend on 6.18).
+    static var dontneedReclaimsPageTables: Bool { get }
 
     /// A write (or, with `site.unshare`, an unshare) fault on a present, read-only page of
     /// anonymous memory in a private mapping: reuse it, copy it, or split the PMD first.
@@ -95,6 +99,7 @@ extension DerivedPolicy {
     @inline(__always) public static var swapinMapsExclusiveWritable: Bool { Base.swapinMapsExclusiveWritable }
     @inline(__always) public static var splitMapsZeroFilledToZeroPage: Bool { Base.splitMapsZeroFilledToZeroPage }
     @inline(__always) public static var ksmSplitsLargeFolios: Bool { Base.ksmSplitsLargeFolios }
+    @inline(__always) public static var dontneedReclaimsPageTables: Bool { Base.dontneedReclaimsPageTables }
 
     @inline(__always)
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {

@@ -36,6 +36,24 @@ import TestSupport
         #expect(st[1] == .executed && st[3] == .executed)
     }
 
+    /// The model's side of the sixth real fuzz's findings (6.18): VM_ACCOUNT, PTE
+    /// tables and THP faults, KSM merging shared and private-file pages, mremap breaking
+    /// KSM pages.
+    @Test func sixthRealFuzzFindingsInTheModel() {
+        let (a, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=2\nmprotect p0 r0 ro from=0 count=1\nwrite p0 r0[1] 1\nmprotect p0 r0 ro\nread p0 r0[0]\nfork p0 -> p1")
+        #expect(a.entry(1, 0, 0).state == .none, "page 0's VMA has no anon_vma: nothing copied")
+        let (t, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmprotect p0 r0 ro from=0 count=1\nmadvise p0 r0 dontneed\nmprotect p0 r0 rw\nwrite p0 r0[0] 2")
+        #expect(!t.entry(0, 0, 0).pmd, "a PTE table is left: a base page")
+        let (z, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=4 thp\nmadvise p0 r0 nohugepage\nwrite p0 r0[0] 1\nmadvise p0 r0 dontneed\nmadvise p0 r0 hugepage\nread p0 r0[1]")
+        #expect(z.entry(0, 0, 1).pmd, "the table was freed: the huge zero page")
+        let (k, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nfork p0 -> p1\nksm")
+        #expect(k.frame(0, 0, 0).ksm && k.entry(0, 0, 0).frame == k.entry(1, 0, 1).frame)
+        let (mr, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nksm\nmremap p0 r0 -> r1")
+        #expect(!mr.frame(0, 1, 0).ksm && !mr.frame(0, 1, 1).ksm && mr.entry(0, 1, 0).vm.contains(.mergeable))
+        let (f, _, _) = machine(Linux6_x.self, "mmap p0 r0 pages=1 file\nfork p0 -> p1\nwrite p0 r0[0] 1\nwrite p1 r0[0] 1\nmadvise p0 r0 mergeable\nmadvise p1 r0 mergeable\nksm")
+        #expect(f.frame(0, 0, 0).ksm, "COWed pages of a private file mapping merge")
+    }
+
     /// The sixth real fuzz: MADV_COLLAPSE of a range holding no whole huge page succeeds
     /// doing nothing, and MADV_MERGEABLE on part of a PMD-mapped THP splits the PMD.
     @Test func collapseOfLessThanAHugePageAndMergeableOnPartOfAPMD() {

@@ -479,6 +479,34 @@ struct RealHonestyTests {
         }
     }
 
+    /// Six 6.18 behaviours the sixth real fuzz (673 programs/s) found and the model now
+    /// follows; each program must agree with linux-6.x op by op, value and page state.
+    @Test("the sixth real fuzz's model fixes agree with 6.18", .enabled(if: RealHere.available, RealHere.why))
+    func sixthRealFuzzFixesAgree() throws {
+        kernelKnobLock.lock()
+        defer { kernelKnobLock.unlock() }
+        guard (try RealBackend.shared.features()).ksm else { return }
+        for (what, text) in [
+            ("VM_ACCOUNT keeps an anon_vma VMA apart from a read-only neighbour without one",
+             "mmap p0 r0 pages=2\nmprotect p0 r0 ro from=0 count=1\nwrite p0 r0[1] 1\nmprotect p0 r0 ro\nread p0 r0[0]\nfork p0 -> p1"),
+            ("a PTE table left by a PMD split keeps the next fault a base page",
+             "mmap p0 r0 pages=4 thp\nwrite p0 r0[0] 1\nmprotect p0 r0 ro from=0 count=1\nmadvise p0 r0 dontneed\nmprotect p0 r0 rw\nwrite p0 r0[0] 2"),
+            ("MADV_DONTNEED of a whole block in one VMA frees its table: a THP faults again",
+             "mmap p0 r0 pages=4 thp\nmadvise p0 r0 nohugepage\nwrite p0 r0[0] 1\nmadvise p0 r0 dontneed\nmadvise p0 r0 hugepage\nread p0 r0[1]"),
+            ("ksmd merges pages that fork left shared",
+             "mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nfork p0 -> p1\nksm"),
+            ("mremap breaks the KSM pages it moves",
+             "mmap p0 r0 pages=2\nwrite p0 r0[0] 1\nwrite p0 r0[1] 1\nmadvise p0 r0 mergeable\nksm\nmremap p0 r0 -> r1"),
+            ("COWed pages of a private file mapping merge",
+             "mmap p0 r0 pages=1 file\nfork p0 -> p1\nwrite p0 r0[0] 1\nwrite p1 r0[0] 1\nmadvise p0 r0 mergeable\nmadvise p1 r0 mergeable\nksm\nvmsplice p0 r0[0] -> pipe0\nwrite p0 r0[0] 2\nreadpipe pipe0"),
+        ] {
+            let p = program(text)
+            let run = try RealBackend.run(p, tiers: [.ksm])
+            #expect(!run.partial, "\(what): \(run.skips.map(\.detail))")
+            #expect(RealComparison.compare(p, real: run, model: PolicyRegistry.current.explain(p)).isEmpty, "\(what)")
+        }
+    }
+
     @Test("a program in which nothing ran is 'not run' in replay and its JSON, never 'agree'",
           .enabled(if: RealHere.available, RealHere.why))
     func notRun() throws {

@@ -28,6 +28,7 @@ public enum Linux4_8: Policy {
     public static let swapinMapsExclusiveWritable = false
     public static let splitMapsZeroFilledToZeroPage = false
     public static let ksmSplitsLargeFolios = false
+    public static let dontneedReclaimsPageTables = false
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.folio(site.frame).ksm { return .copy(.wpKsmCopy) }

@@ -43,6 +43,7 @@ public enum Linux6_x: DerivedPolicy {
     public static let swapinMapsExclusiveWritable = true
     public static let splitMapsZeroFilledToZeroPage = true
     public static let ksmSplitsLargeFolios = true
+    public static let dontneedReclaimsPageTables = true
 
     public static func anonWriteFault(_ m: inout MachineState, _ site: FaultSite) -> FaultDecision {
         if m.frames[Int(site.frame)].exclusive { return .reuse(.wpExclusive) }
