@@ -70,7 +70,9 @@ extension Machine {
                     let c = Int(fr.content)
                     if stable[c] >= 0 {
                         mergeInto(si, stable[c], p: p, r: r, i: k)
-                    } else if unstable[c] >= 0 {
+                    } else if unstable[c] >= 0 && s.slots[unstable[c]].frame != f {
+                        // (A page fork left mapped twice is in the unstable tree once: it
+                        // never merges with itself.)
                         let (tsi, tp, tr, ti) = decode(unstable[c])
                         let t = s.slots[tsi].frame
                         // The unstable page becomes the KSM page in place.

@@ -335,6 +335,10 @@ extension Machine {
         guard reg.backing == .anon, reg.huge != .hugetlb else { return .failed(.refusedByKernel) }
         let n = hugeNr
         let base = s.slotIndex(p, r, 0)
+        // thp_vma_allowable_order() first: a VMA that may not hold a THP is EINVAL
+        // whatever the range (VM_NOHUGEPAGE, which every non-`thp` region has here).
+        let vm0 = s.slots[base + from].vm
+        guard reg.huge == .thp, !vm0.contains(.nohugepage) else { return .failed(.refusedByKernel) }
         s.drainLRU()
         var blocks = 0, collapsed = 0
         var b = (from + n - 1) / n * n

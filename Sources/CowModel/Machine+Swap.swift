@@ -25,8 +25,9 @@ extension Machine {
             guard sl.state == .present else { continue }
             let f = sl.frame
             if s.frames[Int(f)].kind == .pagecache {
-                // The page cache's own reference is the one beyond the mappings.
-                if !s.mappedByOtherMM(f, besides: p) && s.extraRefs(f) == 1 { s.zap(base + k) }
+                // try_to_unmap() takes the PTE whatever GET references hold the page (the
+                // sixth real fuzz: a vmsplice'd page-cache page); a FOLL_PIN keeps it here.
+                if !s.mappedByOtherMM(f, besides: p) && s.folio(f).pincount == 0 { s.zap(base + k) }
                 continue
             }
             guard s.frames[Int(f)].kind == .anon, !s.folio(f).ksm, !s.mappedByOtherMM(f, besides: p) else { continue }

@@ -147,6 +147,10 @@ public struct Machine<P: Policy>: Sendable {
         if reg.object >= 0 { s.objects[Int(reg.object)].mappers += 1 }
         s.regions[ri] = reg
         var vm: VMFlags = [.inVMA, .write]
+        // The real backend maps every region that is not `thp` with MADV_NOHUGEPAGE (so
+        // a base-page region never gets a THP by chance): its VMA carries the flag, and a
+        // `madvise nohugepage` there changes nothing (no VMA split).
+        if huge == .none { vm.insert(.nohugepage) }
         // accountable_mapping(): private writable mappings (not shmem, not hugetlb).
         if backing != .shared && huge != .hugetlb { vm.insert(.account) }
         if huge == .thp { vm.insert(.hugepage) }
@@ -437,7 +441,10 @@ public struct Machine<P: Policy>: Sendable {
                 if reg.huge != .hugetlb {
                     var b = 0
                     while b < Int(reg.pages) {
-                        if !s.slots[pb + b].vm.contains(.anonVMA) { creg.pageTables &= ~s.tableBit(pb + b) }
+                        let vm = s.slots[pb + b].vm
+                        if !vm.contains(.anonVMA) || vm.contains(.wipeonfork) || vm.contains(.dontfork) {
+                            creg.pageTables &= ~s.tableBit(pb + b)
+                        }
                         b += hugeNr
                     }
                 }
