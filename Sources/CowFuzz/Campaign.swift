@@ -137,8 +137,8 @@ public final class Campaign: @unchecked Sendable {
             return s
         }()
         let alphabet: Alphabet
-        init(_ c: CampaignConfig, _ backend: CampaignBackend) {
-            alphabet = Alphabet(c.generator)
+        init(_ c: CampaignConfig, _ backend: CampaignBackend, alphabet: Alphabet) {
+            self.alphabet = alphabet
             executor = backend.makeExecutor()
             summary = ExecutionSummary(policies: backend.policyNames.count)
             counters = Array(repeating: Counters(), count: backend.policyNames.count)
@@ -186,8 +186,8 @@ public final class Campaign: @unchecked Sendable {
         let mutator = Mutator(generator)
         let jobs = min(max(1, c.jobs), backend.maxJobs ?? Int.max)
         let deadline = c.seconds.map { start.addingTimeInterval($0) }
-        let workers = (0..<jobs).map { _ in Worker(c, backend) }
         let alphabet = Alphabet(c.generator)
+        let workers = (0..<jobs).map { _ in Worker(c, backend, alphabet: alphabet) }
         let lanes = CampaignConfig.lanes
         var pools = [[Program]](repeating: [], count: lanes)
         var laneCoverage = [[Coverage]](repeating: Array(repeating: Coverage(), count: names.count), count: lanes)
@@ -217,8 +217,9 @@ public final class Campaign: @unchecked Sendable {
             }
         }
         if c.guided {
-            for l in 0..<lanes { pools[l] = Array(corpusPrograms.prefix(CampaignConfig.poolPerLane)) }
-            onSeeds?(Array(corpusPrograms.prefix(CampaignConfig.poolPerLane)))
+            let seeds = Array(corpusPrograms.prefix(CampaignConfig.poolPerLane))
+            for l in 0..<lanes { pools[l] = seeds }
+            onSeeds?(seeds)
         }
 
         func inShard(_ i: Int) -> Bool { (i % lanes) % c.shard.count == c.shard.index }
@@ -244,11 +245,10 @@ public final class Campaign: @unchecked Sendable {
                     while true {
                         let k = cursor.add(1, ordering: .relaxed).oldValue
                         if k >= indices.count { break }
-                        // A slow backend (the real kernel) stops within a batch; the model's
-                        // batches take milliseconds. Only budgets in seconds and stops end
-                        // a batch early, so `--runs` results stay the same for any jobs.
-                        if let d = deadline, backend.maxJobs != nil, Date() >= d { break }
-                        if self.stopRequested && backend.maxJobs != nil { break }
+                        // A budget in seconds or a stop ends a batch early (a real-kernel
+                        // batch takes minutes); `--runs` results stay the same for any jobs.
+                        if self.stopRequested { break }
+                        if let d = deadline, Date() >= d { break }
                         let i = indices[k]
                         let lane = i % lanes
                         let (prog, origin, swarm) = Campaign.input(i, seed: c.seed, pool: poolSnapshot[lane], config: c,

@@ -3,17 +3,15 @@ extension Machine {
     /// `madvise mergeable|unmergeable`. Unmerging breaks every KSM page in the range:
     /// ≤ 6.1 with a fake write fault (a private writable copy), 6.2+ with
     /// FAULT_FLAG_UNSHARE (a private read-only exclusive copy).
-    mutating func ksmAdvise(_ p: Int, _ r: Int, _ from: Int, _ count: Int, mergeable: Bool) -> OpStatus {
+    /// `splits`: the advice changes some page's flags (the VMA, and a PMD it cuts, split).
+    mutating func ksmAdvise(_ p: Int, _ r: Int, _ from: Int, _ count: Int, mergeable: Bool, splits: Bool) -> OpStatus {
         let reg = s.regions[s.regionIndex(p, r)]
         // vma_ksm_compatible(): shared and hugetlb VMAs are left alone (the call succeeds);
         // a private file mapping takes the flag, and its anonymous (COWed) pages merge.
         guard reg.backing != .shared, reg.huge != .hugetlb else { return .executed }
         let base = s.slotIndex(p, r, 0)
-        // A flag change splits the VMA, and with it a PMD it cuts (the sixth real fuzz:
-        // MADV_MERGEABLE on one page of a PMD-mapped THP); unchanged flags split nothing.
-        if (from..<(from + count)).contains(where: { s.slots[base + $0].vm.contains(.mergeable) != mergeable }) {
-            splitPMDsCrossing(p, r, from, count)
-        }
+        // (The sixth real fuzz: MADV_MERGEABLE on one page of a PMD-mapped THP splits it.)
+        if splits { splitPMDsCrossing(p, r, from, count) }
         for k in from..<(from + count) {
             if mergeable {
                 s.slots[base + k].vm.insert(.mergeable)
@@ -62,7 +60,7 @@ extension Machine {
                     // write_protect_page() asks only that nothing but mappings and the swap
                     // cache hold the page: a page fork left mapped by several processes
                     // merges too (the real backend on 6.18), for all its mappers at once.
-                    guard fr.kind == .anon, fr.order == 0, fr.head == f, !fr.ksm, !fr.hugetlb, fr.mapcount >= 1 else { continue }
+                    guard fr.kind == .anon, fr.order == 0, fr.head == f, !fr.ksm, !fr.hugetlb else { continue }
                     if s.extraRefs(f) != 0 {
                         s.cover(.ksmRefused, f)
                         continue
@@ -100,7 +98,7 @@ extension Machine {
         for p in 0..<s.procCap where s.procs[p].alive {
             for r in 0..<s.regionCap {
                 let reg = s.regions[s.regionIndex(p, r)]
-                guard reg.exists, reg.backing == .anon, reg.huge != .hugetlb else { continue }
+                guard reg.exists, reg.backing != .shared, reg.huge != .hugetlb else { continue }
                 let base = s.slotIndex(p, r, 0)
                 for k in 0..<Int(reg.pages) {
                     let sl = s.slots[base + k]

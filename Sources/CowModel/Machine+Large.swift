@@ -34,7 +34,7 @@ extension Machine {
         let vmWrite = s.slots[si].vm.contains(.write)
         if !write {
             // vmf_anon_prepare() runs before the huge zero page is chosen.
-            if !s.slots[si].vm.contains(.anonVMA) { s.markAnonVMA(si) }
+            s.markAnonVMA(si)
             for k in start..<(start + n) {
                 s.slots[k].state = .present
                 s.slots[k].frame = MachineState.zeroFrame
@@ -66,7 +66,7 @@ extension Machine {
         s.frames[Int(h)].entireMapcount += 1
         s.frames[Int(h)].refcount += 1
         s.regions[start / s.pageCap].pageTables &= ~s.tableBit(start)
-        if s.frames[Int(h)].kind == .anon && !s.slots[start].vm.contains(.anonVMA) { s.markAnonVMA(start) }
+        if s.frames[Int(h)].kind == .anon { s.markAnonVMA(start) }
     }
 
     mutating func setPMDWritable(_ si: Int) {

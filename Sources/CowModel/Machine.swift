@@ -151,8 +151,7 @@ public struct Machine<P: Policy>: Sendable {
         // a base-page region never gets a THP by chance): its VMA carries the flag, and a
         // `madvise nohugepage` there changes nothing (no VMA split).
         if huge == .none { vm.insert(.nohugepage) }
-        // accountable_mapping(): private writable mappings (not shmem, not hugetlb).
-        if backing != .shared && huge != .hugetlb { vm.insert(.account) }
+        if reg.accountable { vm.insert(.account) }
         if huge == .thp { vm.insert(.hugepage) }
         let base = s.slotIndex(p, r, 0)
         for k in 0..<pages { s.slots[base + k] = Slot(vm: vm) }
@@ -220,7 +219,7 @@ public struct Machine<P: Policy>: Sendable {
             let si = base + k
             if writable {
                 // mprotect_fixup(): going writable charges a VMA that was neither.
-                if !s.slots[si].vm.contains(.account) && reg.backing != .shared && reg.huge != .hugetlb { s.slots[si].vm.insert(.account) }
+                if reg.accountable { s.slots[si].vm.insert(.account) }
                 s.slots[si].vm.insert(.write)
                 // 6.0 (64fe24a3e05e): exclusive anonymous pages become writable at once.
                 if P.mprotectUpgradesExclusive, reg.backing != .shared, s.slots[si].state == .present {
@@ -310,9 +309,7 @@ public struct Machine<P: Policy>: Sendable {
                 return hugetlbDontneed(p, r, from, HugetlbRange.dontneedCount(count, hugeNr: hugeNr))
             // A flag change splits the VMA: EINVAL off a huge-page boundary; no change, no split.
             case .dontfork, .dofork:
-                let base = s.slotIndex(p, r, 0)
-                let changes = (from..<(from + count)).contains { s.slots[base + $0].vm.contains(.dontfork) != (advice == .dontfork) }
-                return changes ? .failed(.refusedByKernel) : .executed
+                return adviceChangesFlags(advice, s.slotIndex(p, r, 0), from, count) ? .failed(.refusedByKernel) : .executed
             // can_madv_lru_vma() and MADV_COLLAPSE refuse hugetlb whatever the range.
             case .pageout, .collapse: return .failed(.refusedByKernel)
             default: return .skipped(.notApplicable)
@@ -321,6 +318,9 @@ public struct Machine<P: Policy>: Sendable {
         let base = s.slotIndex(p, r, 0)
         var changed: UInt64 = 0
         for k in from..<min(from + count, 64) where Machine.adviceChanges(advice, s.slots[base + k].vm) { changed |= 1 << UInt64(k) }
+        // madvise_update_vma(): a flag change splits the VMA, and with it a PMD it cuts;
+        // unchanged flags split nothing.
+        let splits = adviceChangesFlags(advice, base, from, count)
         switch advice {
         case .dontneed:
             if reg.huge == .hugetlb { return hugetlbDontneed(p, r, from, count) }
@@ -338,26 +338,19 @@ public struct Machine<P: Policy>: Sendable {
                 }
             }
         case .dontfork, .dofork:
-            // madvise_update_vma(): unchanged flags split nothing.
-            guard (from..<(from + count)).contains(where: { s.slots[base + $0].vm.contains(.dontfork) != (advice == .dontfork) }) else {
-                break
-            }
+            guard splits else { break }
             splitPMDsCrossing(p, r, from, count)
             for k in from..<(from + count) {
                 if advice == .dontfork { s.slots[base + k].vm.insert(.dontfork) } else { s.slots[base + k].vm.remove(.dontfork) }
             }
         case .wipeonfork:
             guard reg.backing == .anon, reg.huge != .hugetlb else { return .skipped(.notApplicable) }
-            splitPMDsCrossing(p, r, from, count)
+            if splits { splitPMDsCrossing(p, r, from, count) }
             for k in from..<(from + count) { s.slots[base + k].vm.insert(.wipeonfork) }
         case .hugepage, .nohugepage:
             guard reg.huge != .hugetlb else { return .skipped(.notApplicable) }
-            // A flag change splits the VMA, and with it a PMD it cuts (the real backend:
-            // `madvise nohugepage` on part of a PMD-mapped THP); unchanged flags split nothing.
-            let flag: VMFlags = advice == .hugepage ? .hugepage : .nohugepage
-            if (from..<(from + count)).contains(where: { !s.slots[base + $0].vm.contains(flag) }) {
-                splitPMDsCrossing(p, r, from, count)
-            }
+            // (The real backend: `madvise nohugepage` on part of a PMD-mapped THP splits it.)
+            if splits { splitPMDsCrossing(p, r, from, count) }
             for k in from..<(from + count) {
                 if advice == .hugepage {
                     s.slots[base + k].vm.insert(.hugepage); s.slots[base + k].vm.remove(.nohugepage)
@@ -370,12 +363,17 @@ public struct Machine<P: Policy>: Sendable {
         case .pageout:
             return pageout(p, r, from, count)
         case .mergeable, .unmergeable:
-            let st = ksmAdvise(p, r, from, count, mergeable: advice == .mergeable)
+            let st = ksmAdvise(p, r, from, count, mergeable: advice == .mergeable, splits: splits)
             s.mergeAnonVMAs(region: s.regionIndex(p, r), changed: changed)
             return st
         }
         if changed != 0 { s.mergeAnonVMAs(region: s.regionIndex(p, r), changed: changed) }
         return .executed
+    }
+
+    /// Whether `advice` changes the flags of some page of the range.
+    func adviceChangesFlags(_ advice: Advice, _ base: Int, _ from: Int, _ count: Int) -> Bool {
+        (from..<(from + count)).contains { Machine.adviceChanges(advice, s.slots[base + $0].vm) }
     }
 
     /// Whether `advice` changes VMA flags `vm` (a flag change may split and merge VMAs).

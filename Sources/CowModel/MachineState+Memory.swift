@@ -87,7 +87,7 @@ extension MachineState {
         slots[si].exclusive = false
         regions[si / pageCap].pageTables |= tableBit(si)
         guard frames[Int(f)].kind != .zero else { return }
-        if frames[Int(f)].kind == .anon && !slots[si].vm.contains(.anonVMA) { markAnonVMA(si) }
+        if frames[Int(f)].kind == .anon { markAnonVMA(si) }
         frames[Int(f)].mapcount += 1
         get(f)
     }
@@ -95,6 +95,7 @@ extension MachineState {
     /// The VMA of slot `si` gets an anon_vma: every slot of its run (the neighbours in the
     /// region, in a VMA, with the same flags).
     mutating func markAnonVMA(_ si: Int) {
+        guard !slots[si].vm.contains(.anonVMA) else { return }
         let base = si - si % pageCap
         let pages = Int(regions[si / pageCap].pages)
         let flags = slots[si].vm.subtracting(.anonVMA)
@@ -107,6 +108,7 @@ extension MachineState {
     /// After a flag change of region `ri` (bit k of `changed`: slot k's flags changed):
     /// a changed range that now has a neighbour's flags (VM_ACCOUNT included) merges
     /// with it, and the merged VMA has the anon_vma either had (is_mergeable_anon_vma).
+    /// (Slots past 63 are not in the mask: a region that large does not merge them.)
     mutating func mergeAnonVMAs(region ri: Int, changed: UInt64) {
         let base = ri * pageCap, pages = Int(regions[ri].pages)
         for k in 0..<min(pages, 64) where changed & (1 << UInt64(k)) != 0 && slots[base + k].inVMA {

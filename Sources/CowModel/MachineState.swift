@@ -90,7 +90,8 @@ public struct VMFlags: OptionSet, Hashable, Sendable {
     /// it when an anonymous VMA without an anon_vma goes read-only, and sets it again when
     /// a VMA with neither it nor VM_WRITE goes writable; VMAs that differ in it do not
     /// merge (the real backend on 6.18: an mprotect back to equal protections left two
-    /// VMAs apart, one without an anon_vma).
+    /// VMAs apart, one without an anon_vma). Applied in every era; since which release
+    /// mprotect drops it is not established.
     public static let account = VMFlags(rawValue: 1 << 8)
 }
 
@@ -111,6 +112,10 @@ public struct Region: Hashable, Sendable {
     /// and MADV_DONTNEED the block faults base pages (the sixth real fuzz on 6.18).
     /// Blocks past 63 always count as having one.
     public var pageTables: UInt64 = 0
+
+    /// accountable_mapping(): a private writable mapping (not shmem, not hugetlb) takes
+    /// VM_ACCOUNT.
+    public var accountable: Bool { backing != .shared && huge != .hugetlb }
 }
 
 /// A GUP reference or pin held by a process (`pin … -> gN`).

@@ -25,6 +25,14 @@
 ///   range, so a COW-shared, PTE-mapped THP collapses into a new exclusive PMD THP
 ///   (6.1 – 6.17 refused it with SCAN_PAGE_RO; found by the real backend).
 /// - ~6.11, c18160dba5ff: swap-in maps an exclusive page writable even on a read fault.
+/// - 6.12, b1f202060afe ("mm: remap unused subpages to shared zeropage when splitting
+///   isolated thp"): a split maps the zero-filled sub-pages of an anonymous THP to the
+///   shared zero page (the real backend: after splitthp and after a KSM pass).
+/// - 6.14, 6375e95f381e ("mm: pgtable: reclaim empty PTE page in madvise(MADV_DONTNEED)"):
+///   a MADV_DONTNEED that empties a huge block of one VMA frees its PTE table, so the
+///   next fault there may map a THP.
+/// - ksmd splits a large anonymous folio of a mergeable range before merging its pages
+///   (observed on 6.18 by the real backend; since which release is not established).
 /// - A write fault on the huge zero PMD allocates a new THP again (Dev Jain, "mm: Allocate
 ///   THP on hugezeropage wp-fault", `do_huge_zero_wp_pmd`; the spec marked it unsure,
 ///   checked in the kernel history) instead of 5.8 – 6.1's split to zero PTEs.
